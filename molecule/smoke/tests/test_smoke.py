@@ -1,0 +1,38 @@
+"""A freshly booted lab machine is the image hvlab built, bootable and able to host KVM and Xen."""
+
+from hvlab.vlab.accel import choose_acceleration
+from hvlab.vlab.image import recipe_id
+
+
+def test_ssh_reaches_the_named_machine(host):
+    assert host.check_output("hostname") == host.backend.get_hostname()
+
+
+def test_machine_runs_the_built_image(host):
+    marker = host.file("/etc/hvlab-image")
+    assert marker.exists
+    assert marker.content_string.strip() == f"recipe={recipe_id()}"
+
+
+def test_grub_installed_for_real_on_vda(host):
+    mbr = host.run("dd if=/dev/vda bs=512 count=1 status=none | grep -c GRUB")
+    assert mbr.stdout.strip() == "1"
+    assert host.file("/var/lib/hvlab/firstboot.done").exists
+    cfg = host.file("/boot/grub/grub.cfg")
+    assert "### BEGIN /etc/grub.d/10_linux ###" in cfg.content_string
+    assert host.run("grub-editenv list").rc == 0
+
+
+def test_cpu_offers_hardware_virtualization(host):
+    cpuinfo = host.file("/proc/cpuinfo").content_string
+    flags = next(line for line in cpuinfo.splitlines() if line.startswith("flags")).split()
+    if choose_acceleration().name == "tcg":
+        # TCG's -cpu max is an AMD CPU with SVM (it cannot emulate VMX).
+        assert "AuthenticAMD" in cpuinfo
+        assert "svm" in flags
+    else:
+        assert "svm" in flags or "vmx" in flags
+
+
+def test_boot_finished_cleanly(host):
+    assert host.run("systemctl is-system-running").stdout.strip() == "running"

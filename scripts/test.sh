@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every check hvlab has, in order of cost: lint, unit tests, molecule scenarios.
+# Run through ./bootstrap.sh test, which puts the venv on PATH.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+SCENARIOS=(${HVLAB_SCENARIOS:-smoke})
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "ruff"
+ruff check src tests benchmarks molecule
+
+step "ansible-lint --profile production"
+ansible-lint --offline --profile production
+
+step "unit tests"
+set +e
+pytest -q tests
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then echo "pytest collected no unit tests: failing" >&2; exit 1; fi
+[ "$rc" -eq 0 ] || exit "$rc"
+
+step "lab image"
+hvlab image build
+
+for scenario in "${SCENARIOS[@]}"; do
+    step "molecule test -s $scenario"
+    molecule test -s "$scenario"
+done

@@ -1,0 +1,120 @@
+"""The `hvlab` command: the virtual lab and its image.
+
+Every HvlabError becomes one line on stderr and exit code 1, never a traceback.
+"""
+
+import os
+import sys
+
+import click
+from rich.console import Console
+
+from hvlab import __version__
+from hvlab.errors import HvlabError
+from hvlab.vlab import image as lab_image
+from hvlab.vlab import inventory
+from hvlab.vlab.machines import LAB, machines, spec_for, status_json
+
+console = Console(stderr=True)
+
+
+class HvlabGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HvlabError as exc:
+            console.print(f"[bold red]hvlab:[/] {exc}", highlight=False)
+            sys.exit(1)
+
+
+def _progress(message: str) -> None:
+    console.print(f"[cyan]•[/] {message}", highlight=False)
+
+
+def _names(names: tuple[str, ...]) -> list[str]:
+    for name in names:
+        spec_for(name)  # fail on an unknown name before anything starts
+    return list(names) or list(LAB)
+
+
+@click.group(cls=HvlabGroup)
+@click.version_option(__version__)
+def main() -> None:
+    """hvlab: identical guests on KVM and Xen, compared."""
+
+
+@main.group(cls=HvlabGroup)
+def image() -> None:
+    """The lab machines' Debian image."""
+
+
+@image.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even if a verified image for this recipe is cached.")
+def image_build(force: bool) -> None:
+    """Build (or reuse) the cached lab image."""
+    with console.status("building the lab image"):
+        built = lab_image.build(force=force, progress=_progress)
+    click.echo(built.path)
+
+
+@main.group(cls=HvlabGroup)
+def vlab() -> None:
+    """The built-in virtual lab (QEMU machines on localhost)."""
+
+
+@vlab.command("up")
+@click.argument("names", nargs=-1)
+def vlab_up(names: tuple[str, ...]) -> None:
+    """Build the image if needed, start lab machines (all by default), write the inventory."""
+    selected = machines(_names(names))
+    with console.status("preparing the lab image"):
+        lab_image.build(progress=_progress)
+    for machine in selected:
+        with console.status(f"booting {machine.spec.name}"):
+            machine.start(progress=_progress)
+    _progress(f"inventory: {inventory.write()}")
+
+
+@vlab.command("down")
+@click.argument("names", nargs=-1)
+@click.option("--keep-disks", is_flag=True, help="Only stop the machines; keep their disks for the next up.")
+def vlab_down(names: tuple[str, ...], keep_disks: bool) -> None:
+    """Stop lab machines (all by default) and remove their disks."""
+    for machine in machines(_names(names)):
+        if keep_disks:
+            machine.stop(progress=_progress)
+        else:
+            machine.destroy(progress=_progress)
+
+
+@vlab.command("status")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def vlab_status(names: tuple[str, ...], as_json: bool) -> None:
+    """Show each lab machine's state, port and acceleration."""
+    if as_json:
+        click.echo(status_json(_names(names)))
+        return
+    for machine in machines(_names(names)):
+        st = machine.status()
+        click.echo(f"{st['name']:6} {st['state']:8} ssh 127.0.0.1:{st['port']}  {st['accel']}  pid {st['pid'] or '-'}")
+
+
+@vlab.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def vlab_ssh(name: str, command: tuple[str, ...]) -> None:
+    """Open a shell on a lab machine, or run COMMAND there."""
+    machine = machines([name])[0]
+    if machine.pid() is None:
+        raise HvlabError(f"{name} is not running; run: hvlab vlab up {name}")
+    argv = machine.ssh_command(list(command))
+    os.execvp(argv[0], argv)
+
+
+@vlab.command("console-log")
+@click.argument("name")
+@click.option("-n", "--lines", default=40, show_default=True)
+def vlab_console_log(name: str, lines: int) -> None:
+    """Print the last lines of a lab machine's serial console."""
+    click.echo(machines([name])[0].serial_tail(lines))

@@ -1,0 +1,1 @@
+"""The built-in virtual lab: emulated bare-metal machines on localhost."""

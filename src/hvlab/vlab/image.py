@@ -1,0 +1,189 @@
+"""Build the lab machines' Debian 12 image offline, without loop devices.
+
+The image is cached under the user's cache dir, named by a hash of its recipe
+(suite, packages, the files put into it), so it is rebuilt only when the recipe
+changes. A sha256 file beside it lets every use detect a corrupt cache.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hvlab import paths
+from hvlab.errors import HvlabError
+from hvlab.vlab.hostcheck import IMAGE_TOOLS, require_free_space, require_tools
+
+RECIPE_VERSION = 1
+SUITE = "bookworm"
+DISK_GIB = 10
+PARTITION_OFFSET = 1024 * 1024
+PACKAGES = (
+    "linux-image-amd64", "grub-pc", "openssh-server", "python3", "sudo",
+    "systemd-sysv", "systemd-resolved", "dbus", "udev", "kmod", "iproute2",
+    "ca-certificates", "procps", "initramfs-tools", "e2fsprogs", "apt-utils",
+)
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*", "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/info/*",
+)
+IMAGE_FILES = Path(__file__).with_name("imagefiles")
+BUILD_SPACE_BYTES = 4 * 2**30
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    path: Path
+    recipe_id: str
+
+    @property
+    def checksum_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".sha256")
+
+
+def recipe_id() -> str:
+    """Hash of everything that decides the image's content."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(
+        {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES,
+         "dpkg": DPKG_EXCLUDES, "disk_gib": DISK_GIB},
+        sort_keys=True,
+    ).encode())
+    for f in sorted(IMAGE_FILES.iterdir()):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_image() -> CachedImage:
+    rid = recipe_id()
+    return CachedImage(paths.cache_dir() / "images" / f"debian-12-{rid}.qcow2", rid)
+
+
+def debian_mirror() -> str:
+    """The mirror to build from: HVLAB_DEBIAN_MIRROR, else the host's Debian source."""
+    explicit = os.environ.get("HVLAB_DEBIAN_MIRROR")
+    if explicit:
+        return explicit.rstrip("/")
+    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    if deb822.exists():
+        for line in deb822.read_text().splitlines():
+            if line.startswith("URIs:"):
+                for uri in line.split()[1:]:
+                    if uri.rstrip("/").endswith("/debian"):
+                        return uri.rstrip("/")
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and parts[1].rstrip("/").endswith("/debian"):
+                return parts[1].rstrip("/")
+    return "http://deb.debian.org/debian"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(4 * 2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(image: CachedImage) -> None:
+    """Raise unless the cached image exists and matches the checksum kept beside it."""
+    if not image.path.exists():
+        raise HvlabError(f"no cached lab image at {image.path}; run: hvlab image build")
+    if not image.checksum_path.exists():
+        raise HvlabError(f"cached image {image.path} has no checksum file; run: hvlab image build --force")
+    expected = image.checksum_path.read_text().split()[0]
+    if sha256_file(image.path) != expected:
+        raise HvlabError(f"cached image {image.path} is corrupt (sha256 mismatch); run: hvlab image build --force")
+
+
+def is_current(image: CachedImage) -> bool:
+    try:
+        verify(image)
+    except HvlabError:
+        return False
+    return True
+
+
+def _run(cmd: list[str], what: str, **kwargs: object) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise HvlabError(f"{what} failed (exit {result.returncode}):\n{tail}")
+
+
+def build(force: bool = False, progress: Progress = lambda _msg: None) -> CachedImage:
+    """Build the image unless a verified one for the current recipe is cached."""
+    image = cached_image()
+    if not force and is_current(image):
+        progress(f"cached image is current: {image.path}")
+        return image
+    require_tools(IMAGE_TOOLS)
+    if os.geteuid() != 0:
+        raise HvlabError(
+            "building the lab image needs root (mmdebstrap and mkfs keep file ownership); run it with sudo"
+        )
+    image.path.parent.mkdir(parents=True, exist_ok=True)
+    require_free_space(image.path.parent, BUILD_SPACE_BYTES, "the lab image build")
+    with tempfile.TemporaryDirectory(prefix="hvlab-image-", dir=image.path.parent) as tmp:
+        work = Path(tmp)
+        _build_into(work, image, progress)
+    return image
+
+
+def _build_into(work: Path, image: CachedImage, progress: Progress) -> None:
+    rootfs = work / "rootfs"
+    raw = work / "disk.raw"
+    root_uuid = str(uuid.uuid4())
+    mirror = debian_mirror()
+    env = dict(os.environ, HVLAB_ROOT_UUID=root_uuid, HVLAB_IMAGE_FILES=str(IMAGE_FILES),
+               HVLAB_RECIPE_ID=image.recipe_id)
+    progress(f"bootstrapping Debian {SUITE} from {mirror} (about a minute)")
+    cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(PACKAGES)}",
+           "--aptopt=Acquire::Retries \"3\"",
+           f"--customize-hook={IMAGE_FILES / 'customize.sh'} \"$1\""]
+    cmd += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
+    cmd += [SUITE, str(rootfs), f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
+    _run(cmd, "mmdebstrap", env=env)
+
+    progress("making the disk (partition table, ext4 filled from the tree, GRUB boot code)")
+    size = DISK_GIB * 2**30
+    with raw.open("wb") as fh:
+        fh.truncate(size)
+    _run(["parted", "-s", str(raw), "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "100%",
+          "set", "1", "boot", "on"], "parted")
+    fs_kib = (size - PARTITION_OFFSET) // 1024
+    _run(["mkfs.ext4", "-q", "-F", "-U", root_uuid, "-L", "hvlab-root",
+          "-E", f"offset={PARTITION_OFFSET}", "-d", str(rootfs), str(raw), f"{fs_kib}k"], "mkfs.ext4")
+    _write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
+    shutil.rmtree(rootfs)
+
+    progress("compressing to qcow2")
+    partial = image.path.with_suffix(".partial")
+    _run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw), str(partial)], "qemu-img convert")
+    checksum = sha256_file(partial)
+    partial.replace(image.path)
+    image.checksum_path.write_text(f"{checksum}  {image.path.name}\n")
+    progress(f"image ready: {image.path}")
+
+
+def _write_boot_code(raw: Path, boot_img: Path, core_img: Path) -> None:
+    """MBR boot code (first 440 bytes, keeping the partition table) and core.img at sector 1."""
+    core = core_img.read_bytes()
+    if len(core) > PARTITION_OFFSET - 512:
+        raise HvlabError(f"GRUB core.img is {len(core)} bytes, too big for the gap before the partition")
+    with raw.open("r+b") as fh:
+        fh.write(boot_img.read_bytes()[:440])
+        fh.seek(512)
+        fh.write(core)
