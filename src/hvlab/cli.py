@@ -8,6 +8,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from hvlab import __version__
 from hvlab.errors import HvlabError
@@ -23,12 +24,13 @@ class HvlabGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HvlabError as exc:
-            console.print(f"[bold red]hvlab:[/] {exc}", highlight=False)
+            # Text, not markup: the message may hold user input such as "[x]".
+            console.print(Text("hvlab: ", style="bold red") + Text(str(exc)), soft_wrap=True, highlight=False)
             sys.exit(1)
 
 
 def _progress(message: str) -> None:
-    console.print(f"[cyan]•[/] {message}", highlight=False)
+    console.print(Text("• ", style="cyan") + Text(message), soft_wrap=True, highlight=False)
 
 
 def _names(names: tuple[str, ...]) -> list[str]:

@@ -103,19 +103,16 @@ def test_version() -> None:
 
 
 @pytest.mark.usefixtures("nothing_may_start")
-@pytest.mark.xfail(strict=True, reason="bug: error text is printed as rich markup, so '[/x]' raises MarkupError")
 def test_error_text_is_not_markup_closing_tag() -> None:
     assert_one_line_error(invoke("vlab", "up", "[/x]"), "'[/x]'")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
-@pytest.mark.xfail(strict=True, reason="bug: error text is printed as rich markup, so '[red]' is swallowed")
 def test_error_text_is_not_markup_style_tag() -> None:
     assert_one_line_error(invoke("vlab", "ssh", "[red]x"), "'[red]x'")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
-@pytest.mark.xfail(strict=True, reason="bug: rich wraps errors longer than the console width onto several lines")
 def test_long_error_stays_one_line() -> None:
     name = "n" * 120
     assert_one_line_error(invoke("vlab", "up", name), name)

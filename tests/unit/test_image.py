@@ -121,7 +121,6 @@ def test_mirror_deb822_without_debian_uri_falls_through(fake_etc: Path) -> None:
     assert image.debian_mirror() == "http://legacy.example.org/debian"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a one-line source with [options] is skipped (parts[1] is the options)")
 def test_mirror_legacy_line_with_options(fake_etc: Path) -> None:
     (fake_etc / "etc/apt/sources.list").write_text(
         "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://opt.example.org/debian bookworm main\n"
@@ -181,7 +180,6 @@ def test_verify_corrupt_image() -> None:
     assert not image.is_current(cached)
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="bug: empty .sha256 file raises IndexError, not HvlabError")
 def test_verify_empty_checksum_file_is_hvlab_error() -> None:
     cached = make_image()
     cached.checksum_path.write_text("")

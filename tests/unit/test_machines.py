@@ -71,8 +71,6 @@ def test_free_port_passes() -> None:
     m._require_port_free(port, "kvm1")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: probe bind lacks SO_REUSEADDR, so a TIME_WAIT left by a stopped QEMU "
-                                       "reads as 'in use' for ~60 s although QEMU itself could listen")
 def test_port_in_time_wait_counts_as_free() -> None:
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

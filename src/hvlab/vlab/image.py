@@ -8,6 +8,7 @@ changes. A sha256 file beside it lets every use detect a corrupt cache.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -83,7 +84,8 @@ def debian_mirror() -> str:
     legacy = Path("/etc/apt/sources.list")
     if legacy.exists():
         for line in legacy.read_text().splitlines():
-            parts = line.split()
+            # "deb [signed-by=...] URL suite ..." : drop the bracketed options first
+            parts = re.sub(r"\[[^]]*\]", " ", line).split()
             if len(parts) >= 3 and parts[0] == "deb" and parts[1].rstrip("/").endswith("/debian"):
                 return parts[1].rstrip("/")
     return "http://deb.debian.org/debian"
@@ -103,8 +105,8 @@ def verify(image: CachedImage) -> None:
         raise HvlabError(f"no cached lab image at {image.path}; run: hvlab image build")
     if not image.checksum_path.exists():
         raise HvlabError(f"cached image {image.path} has no checksum file; run: hvlab image build --force")
-    expected = image.checksum_path.read_text().split()[0]
-    if sha256_file(image.path) != expected:
+    recorded = image.checksum_path.read_text().split()
+    if not recorded or sha256_file(image.path) != recorded[0]:
         raise HvlabError(f"cached image {image.path} is corrupt (sha256 mismatch); run: hvlab image build --force")
 
 
@@ -136,10 +138,33 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> Cached
         )
     image.path.parent.mkdir(parents=True, exist_ok=True)
     require_free_space(image.path.parent, BUILD_SPACE_BYTES, "the lab image build")
-    with tempfile.TemporaryDirectory(prefix="hvlab-image-", dir=image.path.parent) as tmp:
-        work = Path(tmp)
+    work = Path(tempfile.mkdtemp(prefix="hvlab-image-", dir=image.path.parent))
+    try:
         _build_into(work, image, progress)
+    finally:
+        _remove_build_dir(work)
     return image
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path.resolve()) + "/"
+    with open("/proc/self/mountinfo") as fh:
+        points = [line.split()[4].replace("\\040", " ") for line in fh]
+    return [p for p in points if p.startswith(prefix)]
+
+
+def _remove_build_dir(work: Path) -> None:
+    """Remove the build dir, but never through a mount left by an interrupted mmdebstrap.
+
+    mmdebstrap bind-mounts the host's /dev/shm (among others) into the rootfs; a
+    recursive delete through that mount would empty the host's /dev/shm.
+    """
+    for point in sorted(_mounts_under(work), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], check=False, stdin=subprocess.DEVNULL)
+    left = _mounts_under(work)
+    if left:
+        raise HvlabError(f"not removing {work}: still mounted: {', '.join(left)}")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _build_into(work: Path, image: CachedImage, progress: Progress) -> None:
@@ -167,7 +192,6 @@ def _build_into(work: Path, image: CachedImage, progress: Progress) -> None:
     _run(["mkfs.ext4", "-q", "-F", "-U", root_uuid, "-L", "hvlab-root",
           "-E", f"offset={PARTITION_OFFSET}", "-d", str(rootfs), str(raw), f"{fs_kib}k"], "mkfs.ext4")
     _write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
-    shutil.rmtree(rootfs)
 
     progress("compressing to qcow2")
     partial = image.path.with_suffix(".partial")

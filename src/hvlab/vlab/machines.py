@@ -239,6 +239,9 @@ def _wait_gone(pid: int, seconds: float) -> bool:
 
 def _require_port_free(port: int, name: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR: a TIME_WAIT left by a machine just stopped is not a user of the port,
+        # while a real listener still makes bind() fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
