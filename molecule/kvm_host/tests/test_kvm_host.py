@@ -14,7 +14,7 @@ NESTED_DIR = "/var/lib/libvirt/images/hvlab-nested-test"
 
 
 def test_dev_kvm_present(host):
-    assert host.file("/dev/kvm").is_character_device
+    assert host.run("test -c /dev/kvm").rc == 0
 
 
 def test_libvirtd_running_and_enabled(host):
@@ -92,7 +92,7 @@ NESTED_XML = f"""<domain type='kvm'>
 BUILD_INITRAMFS = f"""set -e
 rm -rf {NESTED_DIR} && mkdir -p {NESTED_DIR}/root/bin {NESTED_DIR}/root/lib
 cp /boot/vmlinuz-$(uname -r) {NESTED_DIR}/vmlinuz
-cp /usr/lib/klibc/bin/sh.shared {NESTED_DIR}/root/bin/sh
+cp /usr/lib/klibc/bin/sh {NESTED_DIR}/root/bin/sh
 cp /usr/lib/klibc/bin/poweroff {NESTED_DIR}/root/bin/poweroff
 cp /lib/klibc-*.so {NESTED_DIR}/root/lib/
 printf '#!/bin/sh\\necho {MARKER}\\n/bin/poweroff -f\\n' > {NESTED_DIR}/root/init
