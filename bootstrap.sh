@@ -41,7 +41,7 @@ ensure_venv
 export PATH="$PWD/.venv/bin:$PATH"
 
 case "${1:-}" in
-    up) shift; exec hvlab vlab up "$@" ;;
+    up) shift; exec hvlab up "$@" ;;
     test) shift; exec ./scripts/test.sh "$@" ;;
     *) echo "usage: $0 up|test" >&2; exit 2 ;;
 esac

@@ -4,13 +4,15 @@ Every HvlabError becomes one line on stderr and exit code 1, never a traceback.
 """
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.text import Text
 
-from hvlab import __version__
+from hvlab import __version__, paths
 from hvlab.errors import HvlabError
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
@@ -45,6 +47,29 @@ def main() -> None:
     """hvlab: identical guests on KVM and Xen, compared."""
 
 
+@main.command("up")
+@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path),
+              help="A real lab's inventory; default: the built-in virtual lab, booted if needed.")
+def up(inventory_path: Path | None) -> None:
+    """The main job: set up the KVM and Xen hosts of a lab with playbooks/site.yml."""
+    if inventory_path is None:
+        _vlab_up(list(LAB))
+        inventory_path = inventory.inventory_path().parent
+    playbook = paths.project_root() / "playbooks" / "site.yml"
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    _progress(f"running {playbook.name} on {inventory_path}")
+    result = subprocess.run([str(ansible), "-i", str(inventory_path), str(playbook)], cwd=paths.project_root())
+    if result.returncode != 0:
+        raise HvlabError(f"{playbook.name} failed (exit {result.returncode}); see the output above")
+
+
+@main.command("down")
+def down() -> None:
+    """Tear the virtual lab down: stop every lab machine and remove its disk."""
+    for machine in machines(list(LAB)):
+        machine.destroy(progress=_progress)
+
+
 @main.group(cls=HvlabGroup)
 def image() -> None:
     """The lab machines' Debian image."""
@@ -68,7 +93,11 @@ def vlab() -> None:
 @click.argument("names", nargs=-1)
 def vlab_up(names: tuple[str, ...]) -> None:
     """Build the image if needed, start lab machines (all by default), write the inventory."""
-    selected = machines(_names(names))
+    _vlab_up(_names(names))
+
+
+def _vlab_up(names: list[str]) -> None:
+    selected = machines(names)
     with console.status("preparing the lab image"):
         lab_image.build(progress=_progress)
     for machine in selected:
