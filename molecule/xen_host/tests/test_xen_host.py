@@ -1,0 +1,92 @@
+"""xen1 after the xen_host role: running on Xen with a stock Dom0, Xen is GRUB's saved default."""
+
+import json
+import re
+
+import pytest
+
+DOM0_MEM_MB = 1024  # molecule.yml group_vars
+SCHEDULER = "credit2"
+BRIDGE = "xenbr0"
+BRIDGE_ADDRESS = "10.0.100.1/24"
+
+
+@pytest.fixture(scope="module")
+def xl_info(host):
+    out = host.check_output("xl info")
+    return dict(re.findall(r"(?m)^(\w+)[ \t]*:[ \t]*(.*?)[ \t]*$", out))
+
+
+def xen_entry(host):
+    cfg = host.file("/boot/grub/grub.cfg").content_string
+    match = re.search(r"(?m)^menuentry '([^']+)'.*--class xen", cfg)
+    assert match, "grub.cfg has no Xen entry"
+    return match.group(1)
+
+
+def test_running_on_xen_as_dom0(host):
+    assert "control_d" in host.file("/proc/xen/capabilities").content_string
+
+
+def test_dom0_kernel_is_the_stock_distro_kernel(host):
+    release = host.check_output("uname -r")
+    major, minor = (int(x) for x in release.split(".")[:2])
+    assert (major, minor) >= (3, 0)
+    # The distribution's metapackage depends on exactly the running kernel's package.
+    depends = host.check_output("dpkg-query -W -f='${Depends}' linux-image-amd64")
+    assert f"linux-image-{release}" in depends
+    assert host.package(f"linux-image-{release}").is_installed
+
+
+def test_domain0_has_the_configured_memory(host):
+    line = next(x for x in host.check_output("xl list").splitlines() if x.startswith("Domain-0"))
+    mem = int(line.split()[2])
+    assert abs(mem - DOM0_MEM_MB) <= 16, line
+
+
+def test_scheduler_as_configured(xl_info):
+    assert xl_info["xen_scheduler"] == SCHEDULER
+    assert f"sched={SCHEDULER}" in xl_info["xen_commandline"].split()
+    assert "smap=0" in xl_info["xen_commandline"].split()
+
+
+def test_autoballoon_off(host):
+    assert re.search(r'(?m)^autoballoon="off"$', host.file("/etc/xen/xl.conf").content_string)
+
+
+def test_bridge_up(host):
+    link = json.loads(host.check_output(f"ip -j addr show dev {BRIDGE}"))[0]
+    assert "UP" in link["flags"]
+    assert link.get("linkinfo", {}).get("info_kind", "bridge") == "bridge"
+    addrs = [f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"]]
+    assert BRIDGE_ADDRESS in addrs
+    assert host.file(f"/sys/class/net/{BRIDGE}/bridge").is_directory
+
+
+def test_uplink_still_configured(host):
+    assert "routable" in host.check_output("networkctl list --no-pager --no-legend")
+
+
+def test_xen_is_the_saved_default(host):
+    env = host.check_output("grub-editenv list").splitlines()
+    assert f"saved_entry={xen_entry(host)}" in env
+    assert not any(x.startswith("next_entry=") and x != "next_entry=" for x in env)
+
+
+def test_grub_dropin_sorts_before_xen_cfg(host):
+    dropins = sorted(host.file("/etc/default/grub.d").listdir())
+    assert dropins.index("40-xen-host.cfg") < dropins.index("xen.cfg")
+
+
+def test_xen_services_enabled(host):
+    for svc in ("xen", "xendomains"):
+        assert host.run(f"systemctl is-enabled {svc}").stdout.strip() == "enabled"
+
+
+def test_local_fact(host, xl_info):
+    fact = json.loads(host.file("/etc/ansible/facts.d/hvlab_xen.fact").content_string)
+    assert fact["xen_version"] == xl_info["xen_version"]
+    assert fact["scheduler"] == SCHEDULER
+    assert abs(fact["dom0_mem_mb"] - DOM0_MEM_MB) <= 16
+    assert fact["dom0_mem_mb_configured"] == DOM0_MEM_MB
+    assert fact["dom0_kernel"] == host.check_output("uname -r")

@@ -1,0 +1,76 @@
+"""xen_host rejects bad input before it changes anything, naming the variable.
+
+Runs the real role with ansible-playbook against localhost in check mode: the
+variable checks come before the host preflight (CPU flags, kernel config, OS
+support), so they fail the same way on any controller, and check mode plus
+failing first guarantee nothing on this machine changes.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAY = """- name: Apply xen_host
+  hosts: all
+  gather_facts: true
+  roles:
+    - role: xen_host
+"""
+FIRST_PREFLIGHT_TASK = "TASK [xen_host : Check the host is x86_64]"
+
+
+def run_role(tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY)
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", "localhost,", "-c", "local",
+         "-e", f"@{extra}", str(play)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+
+
+CASES = {
+    "dom0_mem larger than the host": ({"xen_host_dom0_mem_mb": 64 * 1024 * 1024}, "xen_host_dom0_mem_mb"),
+    "dom0_mem below 512 MiB": ({"xen_host_dom0_mem_mb": 256}, "xen_host_dom0_mem_mb"),
+    "dom0_mem not a number": ({"xen_host_dom0_mem_mb": "1G"}, "xen_host_dom0_mem_mb"),
+    "unknown scheduler": ({"xen_host_scheduler": "rtds"}, "xen_host_scheduler"),
+    "more Dom0 vCPUs than host CPUs": ({"xen_host_dom0_max_vcpus": 4096}, "xen_host_dom0_max_vcpus"),
+    "zero Dom0 vCPUs": ({"xen_host_dom0_max_vcpus": 0}, "xen_host_dom0_max_vcpus"),
+    "extra arg with a double quote": ({"xen_host_extra_args": ['loglvl="all"']}, "xen_host_extra_args"),
+    "extra arg with a single quote": ({"xen_host_extra_args": ["loglvl='all'"]}, "xen_host_extra_args"),
+    "extra arg with a newline": ({"xen_host_extra_args": ["smap=0\nGRUB_DEFAULT=0"]}, "xen_host_extra_args"),
+    "extra arg with a space": ({"xen_host_extra_args": ["smap=0 iommu=off"]}, "xen_host_extra_args"),
+    "extra arg with a tab": ({"xen_host_extra_args": ["smap=0\tiommu=off"]}, "xen_host_extra_args"),
+    "extra args not a list of words": ({"xen_host_extra_args": [{"smap": 0}]}, "xen_host_extra_args"),
+    "Dom0 kernel arg with a quote": ({"xen_host_dom0_kernel_args": ['console="hvc0"']}, "xen_host_dom0_kernel_args"),
+    "bridge name over 15 chars": ({"xen_host_bridge_name": "xenbr-much-too-long"}, "xen_host_bridge_name"),
+    "bridge address not CIDR": ({"xen_host_bridge_address": "10.0.100.1"}, "xen_host_bridge_address"),
+}
+
+
+@pytest.mark.parametrize(("variables", "named"), CASES.values(), ids=CASES.keys())
+def test_bad_input_is_rejected_naming_the_variable(tmp_path: Path, variables: dict[str, object], named: str) -> None:
+    result = run_role(tmp_path, variables)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert named in out
+    # rejected by validation, before any host preflight (this CI machine has no vmx/svm)
+    assert FIRST_PREFLIGHT_TASK not in result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+def test_good_input_passes_validation(tmp_path: Path) -> None:
+    """The same run with valid variables gets past validation (and fails later, on this host, or not at all)."""
+    result = run_role(tmp_path, {"xen_host_dom0_mem_mb": 1024, "xen_host_extra_args": ["smap=0"]})
+    assert FIRST_PREFLIGHT_TASK in result.stdout or "Xen is not packaged" in result.stdout, result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
