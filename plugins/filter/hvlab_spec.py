@@ -1,0 +1,105 @@
+"""Ansible filters over hvlab's guest spec model (src/hvlab/spec.py).
+
+The playbooks validate `hvlab_guests` with the very code the CLI uses, instead of a second
+copy in YAML asserts that could drift. The controller runs Ansible from the project venv,
+where hvlab is installed (editable), so `hvlab.spec` is importable here.
+
+Filters:
+  hvlab_guests_validated(guests, host_memory_mib=None, host_cpus=None, reserve_mib=0, host="host")
+      the normalised guest list (defaults filled); with host_memory_mib and host_cpus, also
+      the capacity check against that host.
+  hvlab_xl_quote(value, what="value")
+      value as a double-quoted xl config string; refuses quotes, backslashes, newlines.
+  hvlab_xml_escape(value, what="value")
+      value escaped for XML text and attributes, line breaks included (Jinja's `e` leaves
+      them, and XML parsers turn them into spaces in attributes); refuses what XML cannot hold.
+  hvlab_safe_name(value, what="name")
+      value unchanged if it is a safe network/bridge name, else an error.
+Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+try:
+    from hvlab import spec
+    from hvlab.errors import HvlabError
+except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
+    spec = None  # type: ignore[assignment]
+    _IMPORT_ERROR: ImportError | None = exc
+else:
+    _IMPORT_ERROR = None
+
+
+def _spec_module() -> Any:
+    if spec is None:
+        raise AnsibleFilterError(
+            "the hvlab filters need the hvlab package: run Ansible from the project venv "
+            f"(.venv/bin/ansible-playbook) where hvlab is installed ({_IMPORT_ERROR})"
+        )
+    return spec
+
+
+def hvlab_guests_validated(
+    guests: object,
+    host_memory_mib: int | None = None,
+    host_cpus: int | None = None,
+    reserve_mib: int = 0,
+    host: str = "host",
+) -> list[dict[str, Any]]:
+    model = _spec_module()
+    try:
+        parsed = model.parse_guests(guests)
+        if host_memory_mib is not None or host_cpus is not None:
+            if host_memory_mib is None or host_cpus is None:
+                raise HvlabError("hvlab_guests_validated: give both host_memory_mib and host_cpus, or neither")
+            model.check_capacity(
+                parsed,
+                host_memory_mib=int(host_memory_mib),
+                host_cpus=int(host_cpus),
+                reserve_mib=int(reserve_mib),
+                host=str(host),
+            )
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+    return [guest.as_dict() for guest in parsed]
+
+
+def hvlab_xl_quote(value: object, what: str = "value") -> str:
+    model = _spec_module()
+    try:
+        return str(model.xl_string(value, str(what)))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def hvlab_xml_escape(value: object, what: str = "value") -> str:
+    model = _spec_module()
+    try:
+        return str(model.xml_escape(value, str(what)))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def hvlab_safe_name(value: object, what: str = "name") -> str:
+    model = _spec_module()
+    try:
+        return str(model.safe_name(value, str(what)))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+class FilterModule:
+    """Ansible's entry point for filter plugins."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "hvlab_guests_validated": hvlab_guests_validated,
+            "hvlab_xl_quote": hvlab_xl_quote,
+            "hvlab_xml_escape": hvlab_xml_escape,
+            "hvlab_safe_name": hvlab_safe_name,
+        }

@@ -1,0 +1,416 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Manage a Xen domain with the xl toolstack, idempotently (see DOCUMENTATION)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: xl_domain
+short_description: Manage a Xen domain with the xl toolstack
+description:
+  - Creates, shuts down and removes one Xen domain with C(xl), idempotently.
+  - xl keeps no record of the config a domain was created from, so this module keeps one
+    itself - a copy of the config file named O(config) + C(.applied), written after each
+    successful C(xl create). Comparing the config file with that copy tells whether the
+    running domain is up to date, and its presence proves the domain was created by this
+    module. Domains without that record are never shut down or replaced.
+  - Never deletes disks or config files; O(state=absent) removes only the domain and the
+    C(.applied) record.
+  - Every command runs as an argument list, never through a shell.
+version_added: "0.1.0"
+author:
+  - hvlab
+options:
+  name:
+    description:
+      - Name of the domain; must equal C(name) in O(config).
+      - A DNS label (lower-case letters, digits and C(-), 1-63 characters), as in hvlab's guest spec.
+    type: str
+    required: true
+  config:
+    description:
+      - Path of the xl config file on the Xen host.
+      - Required for O(state=running). For O(state=stopped) and O(state=absent) it is
+        needed only when the domain exists, to prove through its C(.applied) record that
+        this module created it.
+    type: path
+  state:
+    description:
+      - V(running) creates the domain if it does not exist.
+      - V(stopped) shuts the domain down (xl has no defined-but-stopped domains, so the
+        domain is gone afterwards); the C(.applied) record stays.
+      - V(absent) is V(stopped) plus removal of the C(.applied) record.
+    type: str
+    choices: [running, stopped, absent]
+    default: running
+  recreate:
+    description:
+      - What to do when the domain runs but O(config) differs from the config it was created
+        with.
+      - V(false) leaves the domain alone, reports C(changed=false), C(config_outdated=true)
+        and a warning (a guest is never rebooted behind the user's back).
+      - V(true) shuts the domain down (as for O(state=stopped)) and creates it again from
+        O(config).
+    type: bool
+    default: false
+  shutdown_timeout:
+    description:
+      - Seconds to wait for a clean C(xl shutdown) before C(xl destroy).
+    type: int
+    default: 120
+notes:
+  - Supports check mode (only C(xl list -l) runs) and diff mode (config changes, state changes).
+  - Reads C(xl list -l), which must print JSON (the default; C(output_format="json") in xl.conf).
+requirements:
+  - The xl toolstack on the target (a Xen Dom0).
+"""
+
+EXAMPLES = r"""
+- name: Start a guest from its xl config
+  xl_domain:
+    name: web1
+    config: /etc/xen/hvlab/web1.cfg
+
+- name: Apply a changed config by recreating the guest
+  xl_domain:
+    name: web1
+    config: /etc/xen/hvlab/web1.cfg
+    recreate: true
+
+- name: Remove the guest (its disk and config file stay)
+  xl_domain:
+    name: web1
+    config: /etc/xen/hvlab/web1.cfg
+    state: absent
+"""
+
+RETURN = r"""
+domid:
+  description: Domain id after the task, or null when the domain does not exist.
+  returned: always
+  type: int
+  sample: 3
+config_outdated:
+  description: The domain runs with an older config than O(config) (only with O(recreate=false)).
+  returned: always
+  type: bool
+  sample: false
+commands:
+  description: The xl commands run (in check mode, the ones that would run), besides C(xl list -l).
+  returned: always
+  type: list
+  elements: list
+  sample: [["/usr/sbin/xl", "create", "/etc/xen/hvlab/web1.cfg"]]
+"""
+
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import tempfile  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+# Same pattern as hvlab.spec.NAME_PATTERN (a unit test keeps them equal): this module runs
+# on the Xen host, where the hvlab package is not installed.
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+APPLIED_SUFFIX = ".applied"
+_CONFIG_NAME_RE = re.compile(r"""^\s*name\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
+
+
+class XlError(Exception):
+    """A problem reported through fail_json, with its message as-is."""
+
+
+def parse_xl_list(output: str) -> dict[str, int]:
+    """Map domain name -> domid from `xl list -l` JSON, Domain-0 (domid 0) left out.
+
+    Empty output means no domains. Entries without a name (xl prints some when it cannot
+    read a domain's config) are skipped: they cannot be the domain we look for by name.
+    """
+    if not output.strip():
+        return {}
+    try:
+        data = json.loads(output)
+    except ValueError as exc:
+        raise XlError(
+            f"cannot parse `xl list -l` output as JSON ({exc}); is output_format=\"json\" in /etc/xen/xl.conf? "
+            f"output starts with {output[:120]!r}"
+        ) from exc
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise XlError(f"`xl list -l` printed JSON that is not a list of domains: {output[:120]!r}")
+    domains: dict[str, int] = {}
+    for entry in data:
+        if not isinstance(entry, dict):
+            continue
+        domid = entry.get("domid")
+        if not isinstance(domid, int) or isinstance(domid, bool) or domid == 0:
+            continue
+        c_info = (entry.get("config") or {}).get("c_info") or {}
+        name = c_info.get("name") if isinstance(c_info, dict) else None
+        if isinstance(name, str) and name:
+            domains[name] = domid
+    return domains
+
+
+def config_name(text: str) -> str | None:
+    """The `name = "..."` of an xl config, or None when it has none."""
+    match = _CONFIG_NAME_RE.search(text)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the module does: steps in order ("stop", "create", "record", "forget")."""
+
+    steps: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    config_outdated: bool = False
+    diff: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps)
+
+
+def _state_diff(before: str, after: str) -> dict[str, str]:
+    return {"before": f"state: {before}\n", "after": f"state: {after}\n"}
+
+
+def decide(
+    *,
+    name: str,
+    state: str,
+    present: bool,
+    config_path: str | None,
+    config_text: str | None,
+    applied_text: str | None,
+    recreate: bool,
+) -> Plan:
+    """The pure decision: what to do, given what exists. Raises XlError on refusals.
+
+    config_text is None when the config file does not exist; applied_text is None when
+    there is no .applied record (the domain was not created by this module).
+    """
+    record = f"{config_path}{APPLIED_SUFFIX}" if config_path else None
+    if state == "running":
+        if config_text is None:
+            raise XlError(f"config file {config_path} does not exist")
+        found = config_name(config_text)
+        if found != name:
+            raise XlError(
+                f"{config_path} must set name = \"{name}\" (it sets {found!r}); xl would create another domain"
+            )
+        if not present:
+            diff = {
+                "before": applied_text or "",
+                "after": config_text,
+                "before_header": f"{record} (domain not running)",
+                "after_header": str(config_path),
+            }
+            return Plan(steps=("create", "record"), diff=diff)
+        if applied_text is None:
+            raise XlError(
+                f"domain {name} is running but was not created by xl_domain (no {record}); "
+                "rename the guest or remove that domain yourself"
+            )
+        if applied_text == config_text:
+            return Plan()
+        diff = {"before": applied_text, "after": config_text, "before_header": str(record),
+                "after_header": str(config_path)}
+        if recreate:
+            return Plan(steps=("stop", "create", "record"), diff=diff)
+        return Plan(
+            warnings=(
+                f"domain {name} runs with an older config than {config_path}; "
+                "set recreate: true to shut it down and create it again",
+            ),
+            config_outdated=True,
+            diff=diff,
+        )
+
+    # stopped / absent
+    steps: list[str] = []
+    if present:
+        if config_path is None:
+            raise XlError(
+                f"domain {name} exists: give config so its {APPLIED_SUFFIX} record can prove xl_domain created it"
+            )
+        if applied_text is None:
+            raise XlError(f"refusing to shut down domain {name}: xl_domain did not create it (no {record})")
+        steps.append("stop")
+    if state == "absent" and applied_text is not None:
+        steps.append("forget")
+    diff = _state_diff("running" if present else "stopped", state) if steps else {}
+    return Plan(steps=tuple(steps), diff=diff)
+
+
+def _read(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise XlError(f"cannot read {path}: {exc}") from exc
+
+
+def _write_record(path: str, text: str) -> None:
+    """Write the .applied copy atomically, so a crash never leaves half a record."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".xl_domain.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise XlError(f"cannot write {path}: {exc}") from exc
+
+
+class Xl:
+    """The xl commands, run through module.run_command with argument lists."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.xl = module.get_bin_path("xl", required=True)
+        self.commands: list[list[str]] = []
+
+    def _run(self, argv: list[str], record: bool = True) -> tuple[int, str, str]:
+        if record:
+            self.commands.append(argv)
+        rc, out, err = self.module.run_command(argv)
+        return rc, out, err
+
+    def domains(self) -> dict[str, int]:
+        rc, out, err = self._run([self.xl, "list", "-l"], record=False)
+        if rc != 0:
+            raise XlError(f"xl list -l failed (rc={rc}): {err.strip() or out.strip()}")
+        return parse_xl_list(out)
+
+    def create(self, config: str) -> None:
+        rc, out, err = self._run([self.xl, "create", config])
+        if rc != 0:
+            raise XlError(f"xl create {config} failed (rc={rc}): {err.strip() or out.strip()}")
+
+    def stop(self, name: str, timeout: int) -> None:
+        """Clean shutdown (ACPI fallback for HVM without PV drivers), then destroy if needed."""
+        # coreutils timeout bounds `xl shutdown -w`, which would otherwise wait forever.
+        self._run(["timeout", str(timeout), self.xl, "shutdown", "-F", "-w", name])
+        if name in self.domains():
+            rc, out, err = self._run([self.xl, "destroy", name])
+            if rc != 0 and name in self.domains():
+                raise XlError(f"xl destroy {name} failed (rc={rc}): {err.strip() or out.strip()}")
+        if name in self.domains():
+            raise XlError(f"domain {name} still exists after xl shutdown and xl destroy")
+
+
+def plan_commands(xl: str, plan: Plan, name: str, config: str | None, timeout: int) -> list[list[str]]:
+    """The commands a plan runs (shown in check mode)."""
+    commands: list[list[str]] = []
+    for step in plan.steps:
+        if step == "stop":
+            commands.append(["timeout", str(timeout), xl, "shutdown", "-F", "-w", name])
+        elif step == "create" and config is not None:
+            commands.append([xl, "create", config])
+    return commands
+
+
+def ensure(module: Any) -> dict[str, Any]:
+    """Bring the domain to the requested state; returns exit_json's keyword arguments."""
+    params = module.params
+    name: str = params["name"]
+    state: str = params["state"]
+    config: str | None = params.get("config")
+    timeout: int = params["shutdown_timeout"]
+    if not re.match(NAME_PATTERN, name):
+        raise XlError(f"name must be a DNS label matching {NAME_PATTERN}, got {name!r}")
+    if state == "running" and not config:
+        raise XlError("config is required for state running")
+    if timeout < 1:
+        raise XlError(f"shutdown_timeout must be >= 1, got {timeout}")
+    record = f"{config}{APPLIED_SUFFIX}" if config else None
+
+    xl = Xl(module)
+    domains = xl.domains()
+    config_text = _read(config)
+    applied_text = _read(record)
+    if state == "running" and config_text is None and module.check_mode:
+        # In check mode the template task before us did not write the file: assume it will be there.
+        if name in domains:
+            module.warn(f"{config} does not exist yet; cannot compare it with the running domain")
+            return {"changed": False, "domid": domains[name], "config_outdated": False, "commands": []}
+        module.warn(f"{config} does not exist yet; assuming an earlier task creates it")
+        return {"changed": True, "domid": None, "config_outdated": False, "commands": [[xl.xl, "create", config]]}
+
+    plan = decide(
+        name=name,
+        state=state,
+        present=name in domains,
+        config_path=config,
+        config_text=config_text,
+        applied_text=applied_text,
+        recreate=params["recreate"],
+    )
+    for warning in plan.warnings:
+        module.warn(warning)
+    result: dict[str, Any] = {"changed": plan.changed, "config_outdated": plan.config_outdated}
+    if module._diff and plan.diff:
+        result["diff"] = plan.diff
+
+    if module.check_mode:
+        result["commands"] = plan_commands(xl.xl, plan, name, config, timeout)
+        result["domid"] = None if "stop" in plan.steps and "create" not in plan.steps else domains.get(name)
+        return result
+
+    for step in plan.steps:
+        if step == "stop":
+            xl.stop(name, timeout)
+        elif step == "create":
+            assert config is not None and config_text is not None
+            xl.create(config)
+        elif step == "record":
+            assert record is not None and config_text is not None
+            _write_record(record, config_text)
+        elif step == "forget":
+            assert record is not None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(record)
+    after = xl.domains() if plan.steps else domains
+    if state == "running" and name not in after:
+        raise XlError(f"xl create {config} succeeded but domain {name} is not listed by xl list -l")
+    result["domid"] = after.get(name)
+    result["commands"] = xl.commands
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "config": {"type": "path"},
+            "state": {"type": "str", "choices": ["running", "stopped", "absent"], "default": "running"},
+            "recreate": {"type": "bool", "default": False},
+            "shutdown_timeout": {"type": "int", "default": 120},
+        },
+        required_if=[("state", "running", ("config",))],
+        supports_check_mode=True,
+    )
+    try:
+        result = ensure(module)
+    except XlError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""roles/guests templates render one spec entry safely, with plain Jinja2 (no Ansible run).
+
+The environment mimics Ansible's template module (trim_blocks, no autoescape) and loads
+hvlab's own filters from plugins/filter/hvlab_spec.py, the same code Ansible uses. Hostile
+input is either refused by the spec model before rendering (names) or, for host variables
+such as paths and kernel command lines, XML-escaped (libvirt) or refused (xl).
+"""
+
+import importlib.util
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from hvlab.errors import HvlabError
+from hvlab.spec import parse_guests
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "roles" / "guests" / "templates"
+HVLAB_NS = "https://hvlab.example/guest/1"
+HOSTILE = ["we<b", "we'b", 'we"b', "we&b", "we\nb", "we\r\nb", "we\tb", "../web", "x]]>y", "a b"]
+
+
+def _load_filters() -> dict[str, Any]:
+    path = ROOT / "plugins" / "filter" / "hvlab_spec.py"
+    module_spec = importlib.util.spec_from_file_location("hvlab_filter_for_templates", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module
+    module_spec.loader.exec_module(module)
+    return module.FilterModule().filters()
+
+
+def _bool(value: object) -> bool:
+    """Ansible's `bool` filter, for the values templates pass it."""
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on", "y", "t"}
+    return bool(value)
+
+
+ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+ENV.filters.update(_load_filters())
+ENV.filters["bool"] = _bool
+
+
+def spec_entry(**overrides: Any) -> dict[str, Any]:
+    raw = {"name": "web1", "vcpus": 2, "memory_mib": 512, "disk_gib": 4, **overrides}
+    return parse_guests([raw])[0].as_dict()
+
+
+def render_kvm(guest: dict[str, Any], **host: Any) -> ET.Element:
+    text = ENV.get_template("libvirt/domain.xml.j2").render(guest=guest, **host)
+    return ET.fromstring(text)
+
+
+def render_xen(guest: dict[str, Any], **host: Any) -> str:
+    return ENV.get_template("xen/guest.cfg.j2").render(guest=guest, **host)
+
+
+_XL_LINE = re.compile(r'^([a-z_]+) = ("[^"\\\n]*"|\d+|\[ (?:"[^"\\\n]*"(?:, )?)* \])$')
+
+
+def parse_xl(text: str) -> dict[str, object]:
+    """A strict reader of what the template writes: every line is `key = value` or a comment."""
+    values: dict[str, object] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _XL_LINE.match(line)
+        assert match, f"not a well-formed xl line: {line!r}"
+        raw = match.group(2)
+        if raw.startswith("["):
+            values[match.group(1)] = re.findall(r'"([^"]*)"', raw)
+        elif raw.startswith('"'):
+            values[match.group(1)] = raw[1:-1]
+        else:
+            values[match.group(1)] = int(raw)
+    return values
+
+
+# --- KVM -----------------------------------------------------------------------------------
+
+def test_kvm_domain_from_good_spec() -> None:
+    root = render_kvm(spec_entry(network="lab-net"))
+    assert root.tag == "domain" and root.get("type") == "kvm"
+    assert root.findtext("name") == "web1"
+    assert root.findtext("memory") == "512" and root.find("memory").get("unit") == "MiB"
+    assert root.findtext("vcpu") == "2"
+    assert root.find("features/acpi") is not None and root.find("features/apic") is not None
+    assert root.find("cpu").get("mode") == "host-passthrough"
+    disk = root.find("devices/disk[@device='disk']")
+    assert disk.find("driver").attrib == {"name": "qemu", "type": "qcow2", "cache": "none"}
+    assert disk.find("source").get("file") == "/var/lib/hvlab/images/web1.qcow2"
+    assert disk.find("target").attrib == {"dev": "vda", "bus": "virtio"}
+    iface = root.find("devices/interface")
+    assert iface.get("type") == "network" and iface.find("source").get("network") == "lab-net"
+    assert iface.find("model").get("type") == "virtio"
+    assert root.find("devices/serial").get("type") == "pty"
+    assert root.find("devices/console/target").get("type") == "serial"
+    assert root.find("devices/graphics") is None
+    assert root.find("devices/video/model").get("type") == "none"
+    assert root.find("os/boot").get("dev") == "hd"
+    marker = root.find(f"metadata/{{{HVLAB_NS}}}guest")
+    assert marker is not None
+    assert marker.find(f"{{{HVLAB_NS}}}spec").get("memory_mib") == "512"
+    assert marker.find(f"{{{HVLAB_NS}}}disk").get("cache") == "none"
+    assert root.find("uuid") is None and root.find("cputune") is None
+
+
+def test_kvm_host_variables() -> None:
+    root = render_kvm(
+        spec_entry(cpu_pinning=[1, 0]),
+        guests_disk_cache="writeback",
+        guests_libvirt_network="default",
+        guests_uuid="8c4f0d2e-0000-4000-8000-000000000001",
+        guests_vnc=True,
+        guests_kernel="/boot/vmlinuz",
+        guests_ramdisk="/boot/initrd.img",
+        guests_cmdline="console=ttyS0 root=/dev/vda1",
+        guests_seed_path="/var/lib/hvlab/seed/web1.iso",
+        guests_libvirt_domain_type="qemu",
+    )
+    assert root.get("type") == "qemu"
+    assert root.findtext("uuid") == "8c4f0d2e-0000-4000-8000-000000000001"
+    assert [(pin.get("vcpu"), pin.get("cpuset")) for pin in root.iter("vcpupin")] == [("0", "1"), ("1", "0")]
+    assert root.find("devices/disk/driver").get("cache") == "writeback"
+    assert root.find("devices/interface/source").get("network") == "default"
+    graphics = root.find("devices/graphics")
+    assert graphics.get("type") == "vnc" and graphics.get("listen") == "127.0.0.1"
+    assert root.findtext("os/kernel") == "/boot/vmlinuz"
+    assert root.findtext("os/cmdline") == "console=ttyS0 root=/dev/vda1"
+    assert root.find("os/boot") is None
+    cdrom = root.find("devices/disk[@device='cdrom']")
+    assert cdrom.find("source").get("file") == "/var/lib/hvlab/seed/web1.iso"
+    assert cdrom.find("readonly") is not None
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_names_never_reach_a_template(hostile: str) -> None:
+    with pytest.raises(HvlabError, match="name must be a DNS label"):
+        spec_entry(name=hostile)
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE, "</source><disk device='evil'>", 'a"/><x y="', "&amp;"])
+def test_kvm_hostile_host_values_are_escaped_literally(hostile: str) -> None:
+    path = f"/srv/{hostile}.qcow2"
+    root = render_kvm(spec_entry(), guests_disk_path=path, guests_cmdline=hostile, guests_kernel="/k",
+                      guests_disk_cache=hostile, guests_libvirt_network=hostile)
+    assert root.find("devices/disk/source").get("file") == path
+    assert root.findtext("os/cmdline") == hostile
+    assert root.find("devices/disk/driver").get("cache") == hostile
+    assert root.find("devices/interface/source").get("network") == hostile
+    assert len(root.findall("devices/disk")) == 1
+    assert root.find(".//x") is None
+
+
+def test_kvm_refuses_characters_xml_cannot_hold() -> None:
+    with pytest.raises(AnsibleFilterError, match="cannot go into XML"):
+        render_kvm(spec_entry(), guests_disk_path="/srv/a\x1b.qcow2")
+
+
+def test_kvm_unvalidated_name_is_still_escaped() -> None:
+    """Defence in depth: even a guest that skipped the spec model cannot inject XML."""
+    guest = {**spec_entry(), "name": "a</name><evil/>&"}
+    root = render_kvm(guest)
+    assert root.findtext("name") == "a</name><evil/>&"
+    assert root.find("evil") is None
+
+
+# --- Xen -----------------------------------------------------------------------------------
+
+def test_xen_config_from_good_spec() -> None:
+    values = parse_xl(render_xen(spec_entry()))
+    assert values == {
+        "name": "web1",
+        "type": "pvh",
+        "memory": 512,
+        "maxmem": 512,
+        "vcpus": 2,
+        "bootloader": "pygrub",
+        "disk": ["format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, target=/var/lib/hvlab/images/web1.qcow2"],
+        "vif": ["bridge=xenbr0"],
+        "on_poweroff": "destroy",
+        "on_reboot": "restart",
+        "on_crash": "destroy",
+    }
+
+
+@pytest.mark.parametrize("xen_type", ["pv", "pvh", "hvm"])
+def test_xen_types_and_emulated_host(xen_type: str) -> None:
+    values = parse_xl(render_xen(spec_entry(xen_type=xen_type, cpu_pinning=[0, 1]), hvlab_host_emulated=True))
+    assert values["type"] == xen_type
+    assert values["cpus"] == ["0", "1"]
+    assert values.get("cpuid") == (None if xen_type == "pv" else "host,rdtscp=0")
+    if xen_type == "hvm":
+        assert values["boot"] == "c" and values["vnc"] == 0 and values["serial"] == "pty"
+        assert "bootloader" not in values
+    else:
+        assert values["bootloader"] == "pygrub" and "vnc" not in values
+    assert "cpuid" not in parse_xl(render_xen(spec_entry(xen_type=xen_type), hvlab_host_emulated=False))
+
+
+def test_xen_direct_kernel_boot_and_seed() -> None:
+    values = parse_xl(render_xen(
+        spec_entry(xen_type="pv"),
+        guests_kernel="/boot/vmlinuz",
+        guests_ramdisk="/boot/initrd.img",
+        guests_cmdline="console=hvc0 root=/dev/xvda1",
+        guests_seed_path="/var/lib/hvlab/seed/web1.iso",
+        guests_xen_bridge="br-lab",
+        guests_disk_path="/data/web1.qcow2",
+    ))
+    assert values["kernel"] == "/boot/vmlinuz" and values["ramdisk"] == "/boot/initrd.img"
+    assert values["cmdline"] == "console=hvc0 root=/dev/xvda1"
+    assert "bootloader" not in values
+    assert values["disk"] == [
+        "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, target=/data/web1.qcow2",
+        "format=raw, vdev=xvdb, access=ro, backendtype=qdisk, target=/var/lib/hvlab/seed/web1.iso",
+    ]
+    assert values["vif"] == ["bridge=br-lab"]
+
+
+@pytest.mark.parametrize("hostile", ['a"b', "a'b", "a\nb", "a\\b", "a\rb"])
+@pytest.mark.parametrize("variable", ["guests_disk_path", "guests_cmdline", "guests_seed_path", "guests_ramdisk"])
+def test_xen_refuses_quotes_and_newlines_from_input(variable: str, hostile: str) -> None:
+    host = {"guests_kernel": "/boot/vmlinuz", variable: hostile}
+    with pytest.raises(AnsibleFilterError, match=variable):
+        render_xen(spec_entry(), **host)
+
+
+@pytest.mark.parametrize("bridge", ["xenbr0,script=/tmp/evil", "br 0", 'br"0', "br\n0"])
+def test_xen_refuses_bridge_that_would_inject_vif_keys(bridge: str) -> None:
+    with pytest.raises(AnsibleFilterError, match="guests_xen_bridge must match"):
+        render_xen(spec_entry(), guests_xen_bridge=bridge)
+
+
+@pytest.mark.parametrize("hostile", ["a\nb", 'a"b', "a'b"])
+def test_xen_unvalidated_name_is_still_refused(hostile: str) -> None:
+    with pytest.raises(AnsibleFilterError, match="guest name"):
+        render_xen({**spec_entry(), "name": hostile}, guests_disk_path="/d.qcow2")
+
+
+@pytest.mark.parametrize("hostile", ["../web", "we&b", "we<b", "a b"])
+def test_xen_harmless_characters_stay_literal_inside_quotes(hostile: str) -> None:
+    values = parse_xl(render_xen(spec_entry(), guests_cmdline=hostile, guests_kernel="/k"))
+    assert values["cmdline"] == hostile

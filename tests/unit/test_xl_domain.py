@@ -1,0 +1,361 @@
+"""plugins/modules/xl_domain.py: parsing `xl list -l`, deciding, and running xl, with xl faked.
+
+The module is loaded from its file (it is an Ansible module, not part of the hvlab package);
+a FakeModule stands in for AnsibleModule and answers run_command from a scripted xl.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+XL = "/usr/sbin/xl"
+
+
+def load_module() -> ModuleType:
+    path = ROOT / "plugins" / "modules" / "xl_domain.py"
+    module_spec = importlib.util.spec_from_file_location("xl_domain_under_test", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
+xl_domain = load_module()
+
+
+def xl_list_json(domains: dict[str, int]) -> str:
+    """`xl list -l` as Xen 4.17 prints it: Domain-0 first, then one object per domain."""
+    entries: list[dict[str, Any]] = [
+        {"domid": 0, "config": {"c_info": {"type": "pv", "name": "Domain-0"}, "b_info": {"max_vcpus": 2}}}
+    ]
+    for name, domid in domains.items():
+        entries.append({
+            "domid": domid,
+            "config": {
+                "c_info": {"type": "pvh", "name": name, "uuid": "8c4f0d2e-0000-4000-8000-000000000001"},
+                "b_info": {"max_vcpus": 2, "max_memkb": 524288, "type.pvh": {}},
+                "disks": [{"pdev_path": f"/var/lib/hvlab/images/{name}.qcow2", "vdev": "xvda", "format": "qcow2"}],
+                "nics": [{"bridge": "xenbr0"}],
+                "on_reboot": "restart",
+            },
+        })
+    return json.dumps(entries, indent=4)
+
+
+class FakeXl:
+    """A scripted xl: a dict of running domains that create/shutdown/destroy change."""
+
+    def __init__(self, domains: dict[str, int] | None = None, *, shutdown_works: bool = True,
+                 create_rc: int = 0, list_output: str | None = None) -> None:
+        self.domains = dict(domains or {})
+        self.shutdown_works = shutdown_works
+        self.create_rc = create_rc
+        self.list_output = list_output
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: list[str], **_: Any) -> tuple[int, str, str]:
+        assert isinstance(argv, list), "commands are argument lists, never shell strings"
+        self.calls.append(argv)
+        args = argv[3:] if argv[0] == "timeout" else argv[1:]
+        if args == ["list", "-l"]:
+            return 0, self.list_output if self.list_output is not None else xl_list_json(self.domains), ""
+        if args[0] == "create":
+            if self.create_rc:
+                return self.create_rc, "", "libxl: error: cannot create domain"
+            text = Path(args[1]).read_text()
+            name = xl_domain.config_name(text)
+            self.domains[name] = max(self.domains.values(), default=0) + 1
+            return 0, "", f"Parsing config from {args[1]}\n"
+        if args[0] == "shutdown":
+            if self.shutdown_works:
+                self.domains.pop(args[-1], None)
+                return 0, "", ""
+            return 124, "", ""
+        if args[0] == "destroy":
+            self.domains.pop(args[-1], None)
+            return 0, "", ""
+        raise AssertionError(f"unexpected command {argv}")
+
+    def mutating_calls(self) -> list[list[str]]:
+        return [call for call in self.calls if call[1:] != ["list", "-l"]]
+
+
+class FakeModule:
+    def __init__(self, xl: FakeXl, *, check_mode: bool = False, diff: bool = True, **params: Any) -> None:
+        self.params = {"config": None, "state": "running", "recreate": False, "shutdown_timeout": 120, **params}
+        self.check_mode = check_mode
+        self._diff = diff
+        self.run_command = xl
+        self.warnings: list[str] = []
+
+    def get_bin_path(self, name: str, required: bool = False) -> str:
+        assert name == "xl"
+        return XL
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def write_config(path: Path, name: str = "web1", memory: int = 512) -> str:
+    path.write_text(f'name = "{name}"\ntype = "pvh"\nmemory = {memory}\nvcpus = 2\n')
+    return str(path)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> str:
+    return write_config(tmp_path / "web1.cfg")
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+def test_parse_real_looking_output_leaves_out_domain0() -> None:
+    assert xl_domain.parse_xl_list(xl_list_json({"web1": 3, "db": 5})) == {"web1": 3, "db": 5}
+    assert xl_domain.parse_xl_list(xl_list_json({})) == {}
+
+
+@pytest.mark.parametrize("output", ["", "\n", "   \n"])
+def test_parse_empty_output(output: str) -> None:
+    assert xl_domain.parse_xl_list(output) == {}
+
+
+def test_parse_skips_entries_without_a_name() -> None:
+    output = json.dumps(
+        [{"domid": 4, "config": None}, {"domid": 6}, "junk", {"domid": 7, "config": {"c_info": {"name": "g"}}}]
+    )
+    assert xl_domain.parse_xl_list(output) == {"g": 7}
+
+
+def test_parse_single_object() -> None:
+    assert xl_domain.parse_xl_list(json.dumps({"domid": 2, "config": {"c_info": {"name": "g"}}})) == {"g": 2}
+
+
+@pytest.mark.parametrize("output", ["(domain (domid 0) (name Domain-0))", "[{", "Name ID Mem\nDomain-0 0 1024"])
+def test_parse_invalid_json_fails_clearly(output: str) -> None:
+    with pytest.raises(xl_domain.XlError, match=r"cannot parse `xl list -l` output as JSON.*output_format"):
+        xl_domain.parse_xl_list(output)
+
+
+def test_parse_json_that_is_not_a_list() -> None:
+    with pytest.raises(xl_domain.XlError, match="not a list of domains"):
+        xl_domain.parse_xl_list('"hello"')
+
+
+def test_config_name() -> None:
+    assert xl_domain.config_name('# x\nname = "web1"\n') == "web1"
+    assert xl_domain.config_name("name='db' # comment\n") == "db"
+    assert xl_domain.config_name("hostname = 'x'\n") is None
+
+
+# --- the pure decision -------------------------------------------------------------------------
+
+def decide(**kwargs: Any) -> Any:
+    base: dict[str, Any] = {
+        "name": "web1", "state": "running", "present": False, "config_path": "/etc/xen/web1.cfg",
+        "config_text": 'name = "web1"\n', "applied_text": None, "recreate": False,
+    }
+    base.update(kwargs)
+    return xl_domain.decide(**base)
+
+
+def test_decide_matrix() -> None:
+    assert decide().steps == ("create", "record")
+    assert decide(present=True, applied_text='name = "web1"\n').steps == ()
+    outdated = decide(present=True, applied_text='name = "web1"\nmemory = 1\n')
+    assert outdated.steps == () and outdated.config_outdated and outdated.warnings
+    assert outdated.diff["before"] != outdated.diff["after"]
+    assert decide(present=True, applied_text="old", recreate=True).steps == ("stop", "create", "record")
+    assert decide(state="stopped", present=True, applied_text="x").steps == ("stop",)
+    assert decide(state="absent", present=True, applied_text="x").steps == ("stop", "forget")
+    assert decide(state="absent", present=False, applied_text="x").steps == ("forget",)
+    assert decide(state="absent", present=False, config_path=None, config_text=None).steps == ()
+    assert decide(state="stopped", present=False).steps == ()
+
+
+def test_decide_refuses_foreign_domains() -> None:
+    with pytest.raises(xl_domain.XlError, match="was not created by xl_domain"):
+        decide(present=True, applied_text=None)
+    with pytest.raises(xl_domain.XlError, match="refusing to shut down domain web1"):
+        decide(state="absent", present=True, applied_text=None)
+    with pytest.raises(xl_domain.XlError, match="give config"):
+        decide(state="stopped", present=True, config_path=None, config_text=None)
+
+
+def test_decide_refuses_config_with_another_name() -> None:
+    with pytest.raises(xl_domain.XlError, match=r"must set name = \"web1\" \(it sets 'db'\)"):
+        decide(config_text='name = "db"\n')
+    with pytest.raises(xl_domain.XlError, match="does not exist"):
+        decide(config_text=None)
+
+
+# --- ensure(): the module's behaviour with xl faked ------------------------------------------
+
+def test_create_when_absent(config: str) -> None:
+    xl = FakeXl()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    assert result["changed"] is True
+    assert result["domid"] == 1
+    assert xl.mutating_calls() == [[XL, "create", config]]
+    assert result["commands"] == [[XL, "create", config]]
+    assert Path(config + ".applied").read_text() == Path(config).read_text()
+    assert result["diff"]["after"] == Path(config).read_text()
+
+
+def test_noop_when_running_with_same_config(config: str) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    assert result["changed"] is False
+    assert result["domid"] == 1
+    assert xl.mutating_calls() == []
+    assert "diff" not in result
+
+
+def test_changed_config_warns_without_recreate(tmp_path: Path, config: str) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    write_config(tmp_path / "web1.cfg", memory=1024)
+    xl.calls.clear()
+    module = FakeModule(xl, name="web1", config=config)
+    result = xl_domain.ensure(module)
+    assert result["changed"] is False and result["config_outdated"] is True
+    assert "memory = 1024" in result["diff"]["after"] and "memory = 512" in result["diff"]["before"]
+    assert any("recreate: true" in warning for warning in module.warnings)
+    assert xl.mutating_calls() == []
+    assert "memory = 512" in Path(config + ".applied").read_text()
+
+
+def test_changed_config_recreates_when_asked(tmp_path: Path, config: str) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    write_config(tmp_path / "web1.cfg", memory=1024)
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, recreate=True, shutdown_timeout=30))
+    assert result["changed"] is True
+    assert xl.mutating_calls() == [["timeout", "30", XL, "shutdown", "-F", "-w", "web1"], [XL, "create", config]]
+    assert "memory = 1024" in Path(config + ".applied").read_text()
+
+
+def test_check_mode_runs_only_xl_list(config: str) -> None:
+    xl = FakeXl()
+    result = xl_domain.ensure(FakeModule(xl, check_mode=True, name="web1", config=config))
+    assert result["changed"] is True
+    assert result["commands"] == [[XL, "create", config]]
+    assert xl.calls == [[XL, "list", "-l"]]
+    assert not Path(config + ".applied").exists()
+
+
+def test_check_mode_stop_makes_no_calls(config: str) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, check_mode=True, name="web1", config=config, state="absent"))
+    assert result["changed"] is True
+    assert xl.mutating_calls() == []
+    assert xl.domains == {"web1": 1}
+    assert Path(config + ".applied").exists()
+
+
+def test_check_mode_with_config_not_written_yet(tmp_path: Path) -> None:
+    xl = FakeXl()
+    module = FakeModule(xl, check_mode=True, name="web1", config=str(tmp_path / "missing.cfg"))
+    result = xl_domain.ensure(module)
+    assert result["changed"] is True and xl.mutating_calls() == []
+    assert module.warnings
+
+
+def test_stopped_when_running(config: str) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
+    assert result["changed"] is True and result["domid"] is None
+    assert xl.mutating_calls() == [["timeout", "120", XL, "shutdown", "-F", "-w", "web1"]]
+    assert result["diff"] == {"before": "state: running\n", "after": "state: stopped\n"}
+    assert Path(config + ".applied").exists(), "stopped keeps the record"
+    again = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
+    assert again["changed"] is False
+
+
+def test_stopped_destroys_after_shutdown_timeout(config: str) -> None:
+    xl = FakeXl(shutdown_works=False)
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped", shutdown_timeout=5))
+    assert result["changed"] is True
+    assert xl.mutating_calls() == [["timeout", "5", XL, "shutdown", "-F", "-w", "web1"], [XL, "destroy", "web1"]]
+    assert xl.domains == {}
+
+
+def test_absent_removes_domain_and_record_only(tmp_path: Path, config: str) -> None:
+    disk = tmp_path / "web1.qcow2"
+    disk.write_bytes(b"QFI\xfb")
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert result["changed"] is True
+    assert xl.domains == {}
+    assert not Path(config + ".applied").exists()
+    assert Path(config).exists() and disk.exists()
+
+
+def test_absent_when_not_present_is_a_noop(config: str) -> None:
+    xl = FakeXl({"other": 4})
+    result = xl_domain.ensure(FakeModule(xl, name="web1", state="absent"))
+    assert result == {"changed": False, "config_outdated": False, "domid": None, "commands": []}
+    assert xl.mutating_calls() == []
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert result["changed"] is False
+
+
+def test_foreign_domain_is_never_touched(config: str) -> None:
+    xl = FakeXl({"web1": 9})
+    for state in ("running", "stopped", "absent"):
+        with pytest.raises(xl_domain.XlError, match="xl_domain"):
+            xl_domain.ensure(FakeModule(xl, name="web1", config=config, state=state))
+    assert xl.mutating_calls() == []
+    assert xl.domains == {"web1": 9}
+
+
+def test_failed_create_writes_no_record(config: str) -> None:
+    xl = FakeXl(create_rc=1)
+    with pytest.raises(xl_domain.XlError, match=r"xl create .* failed \(rc=1\): libxl: error"):
+        xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    assert not Path(config + ".applied").exists()
+
+
+def test_invalid_xl_list_output_fails_clearly(config: str) -> None:
+    xl = FakeXl(list_output="(domain (domid 0))")
+    with pytest.raises(xl_domain.XlError, match="cannot parse `xl list -l` output as JSON"):
+        xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+
+
+@pytest.mark.parametrize("name", ["Domain-0", "we<b", "web 1", "../x", 'a"b'])
+def test_bad_names_are_refused_before_xl_runs(name: str, config: str) -> None:
+    xl = FakeXl()
+    with pytest.raises(xl_domain.XlError, match="name must be a DNS label"):
+        xl_domain.ensure(FakeModule(xl, name=name, config=config))
+    assert xl.calls == []
+
+
+# --- the module's interface ---------------------------------------------------------------------
+
+def test_documentation_matches_argument_spec() -> None:
+    import yaml
+
+    doc = yaml.safe_load(xl_domain.DOCUMENTATION)
+    assert doc["module"] == "xl_domain"
+    yaml.safe_load(xl_domain.EXAMPLES)
+    yaml.safe_load(xl_domain.RETURN)
+    source = (ROOT / "plugins" / "modules" / "xl_domain.py").read_text()
+    for option, spec in doc["options"].items():
+        assert f'"{option}": {{"type": "{spec["type"]}"' in source
+        if "default" in spec:
+            assert repr(spec["default"]).replace("'", '"') in source
