@@ -9,7 +9,7 @@ SCENARIOS=(${HVLAB_SCENARIOS:-smoke})
 step() { printf '\n==> %s\n' "$*"; }
 
 step "ruff"
-ruff check src tests benchmarks molecule
+ruff check src tests benchmarks molecule plugins
 
 step "ansible-lint --profile production"
 ansible-lint --offline --profile production
