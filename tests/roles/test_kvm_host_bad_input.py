@@ -5,35 +5,15 @@ variable checks come before any host preflight, so they fail the same way on
 any controller, and check mode guarantees nothing on this machine changes.
 """
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-PLAY = """- name: Apply kvm_host
-  hosts: all
-  gather_facts: true
-  roles:
-    - role: kvm_host
-"""
+from role_runner import run_role_check
 
 
 def run_role(tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    play = tmp_path / "play.yml"
-    play.write_text(PLAY)
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", "localhost,", "-c", "local",
-         "-e", f"@{extra}", str(play)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
-    )
+    return run_role_check("kvm_host", tmp_path, variables)
 
 
 def a_regular_file(tmp_path: Path) -> str:

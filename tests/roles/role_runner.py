@@ -1,0 +1,28 @@
+"""Run a role for real with ansible-playbook against localhost, in check mode.
+
+The roles' variable checks come before any host preflight and any change, so a
+bad-input run fails the same way on any controller; check mode guarantees that
+nothing on this machine changes even if a check were missing.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_role_check(role: str, tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    play = tmp_path / "play.yml"
+    play.write_text(f"- name: Apply {role}\n  hosts: all\n  gather_facts: true\n  roles:\n    - role: {role}\n")
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", "localhost,", "-c", "local",
+         "-e", f"@{extra}", str(play)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
