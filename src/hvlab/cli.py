@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import click
+import yaml
 from rich.console import Console
 from rich.text import Text
 
 from hvlab import __version__, paths
 from hvlab.errors import HvlabError
+from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
 from hvlab.vlab.machines import LAB, machines, spec_for, status_json
@@ -68,6 +70,26 @@ def down() -> None:
     """Tear the virtual lab down: stop every lab machine and remove its disk."""
     for machine in machines(list(LAB)):
         machine.destroy(progress=_progress)
+
+
+@main.group(cls=HvlabGroup)
+def spec() -> None:
+    """The guest spec (hvlab_guests) shared by every host."""
+
+
+@spec.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def spec_check(path: Path) -> None:
+    """Validate the hvlab_guests list in a YAML vars file (e.g. group_vars/all.yml)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise HvlabError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or "hvlab_guests" not in data:
+        raise HvlabError(f"{path}: no hvlab_guests list at the top level")
+    for guest in parse_guests(data["hvlab_guests"]):
+        click.echo(f"{guest.name}: {guest.vcpus} vCPU, {guest.memory_mib} MiB, {guest.disk_gib} GiB, "
+                   f"xen {guest.xen_type}")
 
 
 @main.group(cls=HvlabGroup)

@@ -116,3 +116,28 @@ def test_error_text_is_not_markup_style_tag() -> None:
 def test_long_error_stays_one_line() -> None:
     name = "n" * 120
     assert_one_line_error(invoke("vlab", "up", name), name)
+
+
+def test_spec_check_lists_valid_guests(tmp_path: Path) -> None:
+    vars_file = tmp_path / "all.yml"
+    vars_file.write_text("hvlab_guests:\n  - {name: web1, vcpus: 2, memory_mib: 512, disk_gib: 4, xen_type: pv}\n")
+    result = invoke("spec", "check", str(vars_file))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "web1: 2 vCPU, 512 MiB, 4 GiB, xen pv"
+
+
+def test_spec_check_reports_every_problem_on_one_line(tmp_path: Path) -> None:
+    vars_file = tmp_path / "all.yml"
+    vars_file.write_text(
+        "hvlab_guests:\n"
+        "  - {name: web1, vcpus: 1, memory_mib: 512, disk_gib: 4}\n"
+        "  - {name: web1, vcpus: 0, memory_mib: 512, disk_gib: 4}\n"
+        "  - {name: '../x', vcpus: 1, memory_mib: 512, disk_gib: 4}\n"
+    )
+    assert_one_line_error(invoke("spec", "check", str(vars_file)), "already used", "vcpus", "../x")
+
+
+def test_spec_check_refuses_a_file_without_guests(tmp_path: Path) -> None:
+    vars_file = tmp_path / "all.yml"
+    vars_file.write_text("other: 1\n")
+    assert_one_line_error(invoke("spec", "check", str(vars_file)), "no hvlab_guests")
