@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 
-SCENARIOS=(${HVLAB_SCENARIOS:-smoke})
+SCENARIOS=(${HVLAB_SCENARIOS:-smoke kvm_host xen_host xen_host_fallback})
 
 step() { printf '\n==> %s\n' "$*"; }
 
