@@ -8,6 +8,11 @@ SCENARIOS=(${HVLAB_SCENARIOS:-smoke kvm_host xen_host xen_host_fallback})
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Test machines live in their own state dir, so a test run never stops or
+# removes the machines of a lab you have up (the shared image cache is read-only).
+export HVLAB_STATE_DIR="${HVLAB_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/hvlab-test}"
+trap 'hvlab vlab down >/dev/null 2>&1 || true' EXIT
+
 step "ruff"
 ruff check src tests benchmarks molecule plugins
 
