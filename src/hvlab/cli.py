@@ -113,19 +113,22 @@ def vlab() -> None:
 
 @vlab.command("up")
 @click.argument("names", nargs=-1)
-def vlab_up(names: tuple[str, ...]) -> None:
+@click.option("--inventory/--no-inventory", "write_inventory", default=True, show_default=True,
+              help="Write inventories/vlab/hosts.yml (molecule, which keeps its own, says --no-inventory).")
+def vlab_up(names: tuple[str, ...], write_inventory: bool) -> None:
     """Build the image if needed, start lab machines (all by default), write the inventory."""
-    _vlab_up(_names(names))
+    _vlab_up(_names(names), write_inventory)
 
 
-def _vlab_up(names: list[str]) -> None:
+def _vlab_up(names: list[str], write_inventory: bool = True) -> None:
     selected = machines(names)
     with console.status("preparing the lab image"):
         lab_image.build(progress=_progress)
     for machine in selected:
         with console.status(f"booting {machine.spec.name}"):
             machine.start(progress=_progress)
-    _progress(f"inventory: {inventory.write()}")
+    if write_inventory:
+        _progress(f"inventory: {inventory.write()}")
 
 
 @vlab.command("down")
