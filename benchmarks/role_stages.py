@@ -62,8 +62,7 @@ def _seconds(duration: dict[str, str]) -> float:
 def converge(playbook: str, limit: str) -> tuple[float, dict[str, float], dict[str, int]]:
     """Run the playbook once; return wall time, per-task seconds and the host's recap."""
     root = paths.project_root()
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="",
-               ANSIBLE_CONFIG=str(root / "ansible.cfg"))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CONFIG=str(root / "ansible.cfg"))
     began = time.monotonic()
     result = subprocess.run(
         [str(os.path.join(os.path.dirname(sys.executable), "ansible-playbook")), "-i", str(root / "inventories/vlab"),
@@ -72,8 +71,9 @@ def converge(playbook: str, limit: str) -> tuple[float, dict[str, float], dict[s
     )
     wall = time.monotonic() - began
     try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
+        # ansible.cfg's profile_tasks may print beside the JSON: decode from the object's first line
+        report, _ = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{\n"):])
+    except (ValueError, json.JSONDecodeError):
         raise HvlabError(f"{playbook} failed (exit {result.returncode}):\n{result.stderr[-2000:]}") from None
     if result.returncode != 0:
         raise HvlabError(f"{playbook} failed (exit {result.returncode}); recap: {report.get('stats')}")
