@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  second converge              {second_s:7.1f} s  changed={recap.get('changed')}")
     print("  stage                        role s    raw s   ratio  goal <= 1.5x")
     for stage in stages:
-        took = tasks.get(stage.task_name)
+        # the JSON report names role tasks "ROLE : TASK"
+        took = tasks.get(stage.task_name, tasks.get(f"{args.role} : {stage.task_name}"))
         if took is None:
             print(f"  {stage.label:28} (task {stage.task_name!r} did not run)")
             continue
