@@ -69,28 +69,25 @@ def hvlab_guests_validated(
     return [guest.as_dict() for guest in parsed]
 
 
-def hvlab_xl_quote(value: object, what: str = "value") -> str:
-    model = _spec_module()
+def _checked(check_name: str, value: object, what: str) -> str:
+    """Run one of hvlab.spec's value checks, turning its HvlabError into a filter error."""
+    check = getattr(_spec_module(), check_name)
     try:
-        return str(model.xl_string(value, str(what)))
+        return str(check(value, str(what)))
     except HvlabError as exc:
         raise AnsibleFilterError(str(exc)) from exc
+
+
+def hvlab_xl_quote(value: object, what: str = "value") -> str:
+    return _checked("xl_string", value, what)
 
 
 def hvlab_xml_escape(value: object, what: str = "value") -> str:
-    model = _spec_module()
-    try:
-        return str(model.xml_escape(value, str(what)))
-    except HvlabError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+    return _checked("xml_escape", value, what)
 
 
 def hvlab_safe_name(value: object, what: str = "name") -> str:
-    model = _spec_module()
-    try:
-        return str(model.safe_name(value, str(what)))
-    except HvlabError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+    return _checked("safe_name", value, what)
 
 
 class FilterModule:

@@ -6,9 +6,7 @@ input is either refused by the spec model before rendering (names) or, for host 
 such as paths and kernel command lines, XML-escaped (libvirt) or refused (xl).
 """
 
-import importlib.util
 import re
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import jinja2
 import pytest
 from ansible.errors import AnsibleFilterError
+from plugin_loader import load_plugin
 
 from hvlab.errors import HvlabError
 from hvlab.spec import parse_guests
@@ -27,13 +26,7 @@ HOSTILE = ["we<b", "we'b", 'we"b', "we&b", "we\nb", "we\r\nb", "we\tb", "../web"
 
 
 def _load_filters() -> dict[str, Any]:
-    path = ROOT / "plugins" / "filter" / "hvlab_spec.py"
-    module_spec = importlib.util.spec_from_file_location("hvlab_filter_for_templates", path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_spec.name] = module
-    module_spec.loader.exec_module(module)
-    return module.FilterModule().filters()
+    return load_plugin("plugins/filter/hvlab_spec.py", "hvlab_filter_for_templates").FilterModule().filters()
 
 
 def _bool(value: object) -> bool:

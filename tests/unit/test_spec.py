@@ -1,12 +1,11 @@
 """The guest spec model refuses every bad input with one message listing all problems."""
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from plugin_loader import load_plugin
 
 from hvlab import spec
 from hvlab.errors import HvlabError
@@ -189,13 +188,7 @@ def test_safe_name() -> None:
 # --- the Ansible filter ----------------------------------------------------------------------
 
 def load_filter_module() -> ModuleType:
-    path = ROOT / "plugins" / "filter" / "hvlab_spec.py"
-    module_spec = importlib.util.spec_from_file_location("hvlab_filter_under_test", path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_spec.name] = module
-    module_spec.loader.exec_module(module)
-    return module
+    return load_plugin("plugins/filter/hvlab_spec.py", "hvlab_filter_under_test")
 
 
 def test_filter_accepts_good_list_and_fills_defaults() -> None:

@@ -4,27 +4,20 @@ The module is loaded from its file (it is an Ansible module, not part of the hvl
 a FakeModule stands in for AnsibleModule and answers run_command from a scripted xl.
 """
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from plugin_loader import load_plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 XL = "/usr/sbin/xl"
 
 
 def load_module() -> ModuleType:
-    path = ROOT / "plugins" / "modules" / "xl_domain.py"
-    module_spec = importlib.util.spec_from_file_location("xl_domain_under_test", path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_spec.name] = module
-    module_spec.loader.exec_module(module)
-    return module
+    return load_plugin("plugins/modules/xl_domain.py", "xl_domain_under_test")
 
 
 xl_domain = load_module()

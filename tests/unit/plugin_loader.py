@@ -1,0 +1,22 @@
+"""Load one of the project's Ansible plugin files as a module, for unit tests.
+
+Plugins live outside the hvlab package (Ansible finds them by path), so tests
+import them from their files.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_plugin(relative_path: str, module_name: str) -> ModuleType:
+    path = ROOT / relative_path
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module
+    module_spec.loader.exec_module(module)
+    return module
