@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from hvlab import __version__, paths
+from hvlab import __version__, guest_image, paths
 from hvlab.errors import HvlabError
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
@@ -94,13 +94,20 @@ def spec_check(path: Path) -> None:
 
 @main.group(cls=HvlabGroup)
 def image() -> None:
-    """The lab machines' Debian image."""
+    """The lab machines' image and the guest image."""
 
 
 @image.command("build")
 @click.option("--force", is_flag=True, help="Rebuild even if a verified image for this recipe is cached.")
-def image_build(force: bool) -> None:
-    """Build (or reuse) the cached lab image."""
+@click.option("--guest", is_flag=True,
+              help="Build the guest image (disk, kernel, initramfs for KVM and Xen guests) instead.")
+def image_build(force: bool, guest: bool) -> None:
+    """Build (or reuse) the cached lab image, or with --guest the guest image; print its path."""
+    if guest:
+        with console.status("building the guest image"):
+            built_guest = guest_image.build(force=force, progress=_progress)
+        click.echo(built_guest.directory)
+        return
     with console.status("building the lab image"):
         built = lab_image.build(force=force, progress=_progress)
     click.echo(built.path)

@@ -118,7 +118,7 @@ def is_current(image: CachedImage) -> bool:
     return True
 
 
-def _run(cmd: list[str], what: str, **kwargs: object) -> None:
+def run_tool(cmd: list[str], what: str, **kwargs: object) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
     if result.returncode != 0:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
@@ -142,7 +142,7 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> Cached
     try:
         _build_into(work, image, progress)
     finally:
-        _remove_build_dir(work)
+        remove_build_dir(work)
     return image
 
 
@@ -153,7 +153,7 @@ def _mounts_under(path: Path) -> list[str]:
     return [p for p in points if p.startswith(prefix)]
 
 
-def _remove_build_dir(work: Path) -> None:
+def remove_build_dir(work: Path) -> None:
     """Remove the build dir, but never through a mount left by an interrupted mmdebstrap.
 
     mmdebstrap bind-mounts the host's /dev/shm (among others) into the rootfs; a
@@ -180,22 +180,22 @@ def _build_into(work: Path, image: CachedImage, progress: Progress) -> None:
            f"--customize-hook={IMAGE_FILES / 'customize.sh'} \"$1\""]
     cmd += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
     cmd += [SUITE, str(rootfs), f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
-    _run(cmd, "mmdebstrap", env=env)
+    run_tool(cmd, "mmdebstrap", env=env)
 
     progress("making the disk (partition table, ext4 filled from the tree, GRUB boot code)")
     size = DISK_GIB * 2**30
     with raw.open("wb") as fh:
         fh.truncate(size)
-    _run(["parted", "-s", str(raw), "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "100%",
+    run_tool(["parted", "-s", str(raw), "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "100%",
           "set", "1", "boot", "on"], "parted")
     fs_kib = (size - PARTITION_OFFSET) // 1024
-    _run(["mkfs.ext4", "-q", "-F", "-U", root_uuid, "-L", "hvlab-root",
+    run_tool(["mkfs.ext4", "-q", "-F", "-U", root_uuid, "-L", "hvlab-root",
           "-E", f"offset={PARTITION_OFFSET}", "-d", str(rootfs), str(raw), f"{fs_kib}k"], "mkfs.ext4")
     _write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
 
     progress("compressing to qcow2")
     partial = image.path.with_suffix(".partial")
-    _run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw), str(partial)], "qemu-img convert")
+    run_tool(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw), str(partial)], "qemu-img convert")
     checksum = sha256_file(partial)
     partial.replace(image.path)
     image.checksum_path.write_text(f"{checksum}  {image.path.name}\n")

@@ -1,0 +1,152 @@
+"""Build hvlab's guest image offline: the same bytes for KVM and Xen guests.
+
+The image is a directory in the cache, named by a hash of its recipe:
+  disk.qcow2   one ext4 filesystem (label hvlab-guest), no partition table, no bootloader
+  vmlinuz      Debian's kernel: virtio and Xen front-end drivers, PV/PVH/HVM entry points
+  initrd.img   its initramfs (MODULES=most: virtio_blk and xen-blkfront both included)
+  SHA256SUMS   checksums of the three, verified on every use and on every hypervisor host
+Guests boot the kernel directly (libvirt <kernel>, xl kernel=) rather than through a
+bootloader in the disk: pygrub is deprecated, PVH cannot use it, and one kernel file
+outside the disk proves both stacks boot the very same kernel. cloud-init (NoCloud) gives
+each guest its identity; sysbench, fio and iperf3 are installed from Debian at build time,
+so guests need no network access to the internet to run the comparison.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hvlab import paths
+from hvlab.errors import HvlabError
+from hvlab.vlab.hostcheck import IMAGE_TOOLS, require_free_space, require_tools
+from hvlab.vlab.image import (
+    DPKG_EXCLUDES,
+    SUITE,
+    Progress,
+    debian_mirror,
+    remove_build_dir,
+    run_tool,
+    sha256_file,
+)
+
+RECIPE_VERSION = 1
+FS_GIB = 3
+FS_LABEL = "hvlab-guest"
+PACKAGES = (
+    "linux-image-amd64", "initramfs-tools", "systemd-sysv", "systemd-resolved", "udev", "kmod",
+    "dbus", "openssh-server", "cloud-init", "python3", "sudo", "iproute2", "ca-certificates",
+    "procps", "e2fsprogs", "netbase", "sysbench", "fio", "iperf3",
+)
+FILES = ("disk.qcow2", "vmlinuz", "initrd.img")
+GUEST_FILES = Path(__file__).with_name("guestfiles")
+BUILD_SPACE_BYTES = (FS_GIB + 2) * 2**30
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    directory: Path
+
+    @property
+    def sums_path(self) -> Path:
+        return self.directory / "SHA256SUMS"
+
+    def checksums(self) -> dict[str, str]:
+        """File name -> sha256, as recorded when the image was built."""
+        sums: dict[str, str] = {}
+        for line in self.sums_path.read_text().splitlines():
+            digest, _, name = line.partition("  ")
+            sums[name] = digest
+        return sums
+
+
+def recipe_id() -> str:
+    """Hash of everything that decides the image's content."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(
+        {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES, "dpkg": DPKG_EXCLUDES,
+         "fs_gib": FS_GIB, "label": FS_LABEL},
+        sort_keys=True,
+    ).encode())
+    for f in sorted(GUEST_FILES.iterdir()):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_guest_image() -> GuestImage:
+    return GuestImage(paths.cache_dir() / "images" / f"guest-debian-12-{recipe_id()}")
+
+
+def verify(image: GuestImage) -> dict[str, str]:
+    """Return the checksums, or raise unless every file matches the recorded sha256."""
+    if not image.sums_path.exists():
+        raise HvlabError(f"no guest image at {image.directory}; run: hvlab image build --guest")
+    sums = image.checksums()
+    for name in FILES:
+        path = image.directory / name
+        if name not in sums or not path.exists() or sha256_file(path) != sums[name]:
+            raise HvlabError(f"guest image file {path} is missing or corrupt; run: hvlab image build --guest --force")
+    return sums
+
+
+def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestImage:
+    """Build the guest image unless a verified one for the current recipe is cached."""
+    image = cached_guest_image()
+    if not force:
+        try:
+            verify(image)
+        except HvlabError:
+            pass
+        else:
+            progress(f"cached guest image is current: {image.directory}")
+            return image
+    require_tools(IMAGE_TOOLS)
+    if os.geteuid() != 0:
+        raise HvlabError("building the guest image needs root (mmdebstrap and mkfs keep file ownership); use sudo")
+    image.directory.parent.mkdir(parents=True, exist_ok=True)
+    require_free_space(image.directory.parent, BUILD_SPACE_BYTES, "the guest image build")
+    work = Path(tempfile.mkdtemp(prefix="hvlab-guest-", dir=image.directory.parent))
+    try:
+        _build_into(work, image, progress)
+    finally:
+        remove_build_dir(work)
+    return image
+
+
+def _build_into(work: Path, image: GuestImage, progress: Progress) -> None:
+    rootfs = work / "rootfs"
+    out = work / "out"
+    out.mkdir()
+    mirror = debian_mirror()
+    env = dict(os.environ, HVLAB_GUEST_FILES=str(GUEST_FILES), HVLAB_RECIPE_ID=image.directory.name)
+    progress(f"bootstrapping the Debian {SUITE} guest from {mirror} (a minute or two)")
+    cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(PACKAGES)}",
+           "--aptopt=Acquire::Retries \"3\"",
+           f"--customize-hook={GUEST_FILES / 'customize.sh'} \"$1\""]
+    cmd += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
+    cmd += [SUITE, str(rootfs), f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
+    run_tool(cmd, "mmdebstrap (guest)", env=env)
+
+    # The hook left links /boot/hvlab-{vmlinuz,initrd.img} naming the newest kernel; the
+    # links are relative to /boot of the tree, so resolve them there, not on the host.
+    boot = rootfs / "boot"
+    for link, name in (("hvlab-vmlinuz", "vmlinuz"), ("hvlab-initrd.img", "initrd.img")):
+        (out / name).write_bytes((boot / os.readlink(boot / link)).read_bytes())
+
+    progress("making the guest disk (ext4 filled from the tree)")
+    raw = work / "disk.raw"
+    with raw.open("wb") as fh:
+        fh.truncate(FS_GIB * 2**30)
+    run_tool(["mkfs.ext4", "-q", "-F", "-L", FS_LABEL, "-d", str(rootfs), str(raw)], "mkfs.ext4")
+    run_tool(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw), str(out / "disk.qcow2")],
+             "qemu-img convert")
+    (out / "SHA256SUMS").write_text("".join(f"{sha256_file(out / name)}  {name}\n" for name in FILES))
+    for name in FILES:
+        (out / name).chmod(0o644)
+    out.chmod(0o755)
+    if image.directory.exists():
+        remove_build_dir(image.directory)
+    out.replace(image.directory)
+    progress(f"guest image ready: {image.directory}")
