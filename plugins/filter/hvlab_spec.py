@@ -15,6 +15,8 @@ Filters:
       them, and XML parsers turn them into spaces in attributes); refuses what XML cannot hold.
   hvlab_safe_name(value, what="name")
       value unchanged if it is a safe network/bridge name, else an error.
+  hvlab_mac(value, what="MAC address")
+      value unchanged if it is a lower-case colon-separated MAC address, else an error.
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
 """
 
@@ -90,6 +92,10 @@ def hvlab_safe_name(value: object, what: str = "name") -> str:
     return _checked("safe_name", value, what)
 
 
+def hvlab_mac(value: object, what: str = "MAC address") -> str:
+    return _checked("mac_address", value, what)
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -99,4 +105,5 @@ class FilterModule:
             "hvlab_xl_quote": hvlab_xl_quote,
             "hvlab_xml_escape": hvlab_xml_escape,
             "hvlab_safe_name": hvlab_safe_name,
+            "hvlab_mac": hvlab_mac,
         }

@@ -244,6 +244,16 @@ def xl_string(value: object, what: str = "value") -> str:
     return f'"{text}"'
 
 
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def mac_address(value: object, what: str = "MAC address") -> str:
+    """A MAC address in lower-case colon form, the only form both libvirt and xl read alike."""
+    if not isinstance(value, str) or not _MAC_RE.match(value):
+        raise HvlabError(f"{what} must be six lower-case hex pairs separated by ':', got {value!r}")
+    return value
+
+
 def safe_name(value: object, what: str = "name") -> str:
     """A network or bridge name that is safe in XML attributes and xl key=value lists."""
     if not isinstance(value, str) or not _NETWORK_RE.match(value):

@@ -134,9 +134,10 @@ def test_kvm_host_variables() -> None:
     assert root.findtext("os/kernel") == "/boot/vmlinuz"
     assert root.findtext("os/cmdline") == "console=ttyS0 root=/dev/vda1"
     assert root.find("os/boot") is None
-    cdrom = root.find("devices/disk[@device='cdrom']")
-    assert cdrom.find("source").get("file") == "/var/lib/hvlab/seed/web1.iso"
-    assert cdrom.find("readonly") is not None
+    seed = next(disk for disk in root.iter("disk") if disk.find("target").get("dev") == "vdb")
+    assert seed.find("source").get("file") == "/var/lib/hvlab/seed/web1.iso"
+    assert seed.find("target").get("bus") == "virtio"
+    assert seed.find("readonly") is not None
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
@@ -182,7 +183,10 @@ def test_xen_config_from_good_spec() -> None:
         "maxmem": 512,
         "vcpus": 2,
         "bootloader": "pygrub",
-        "disk": ["format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, target=/var/lib/hvlab/images/web1.qcow2"],
+        "disk": [
+            "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, direct-io-safe, "
+            "target=/var/lib/hvlab/images/web1.qcow2"
+        ],
         "vif": ["bridge=xenbr0"],
         "on_poweroff": "destroy",
         "on_reboot": "restart",
@@ -218,8 +222,8 @@ def test_xen_direct_kernel_boot_and_seed() -> None:
     assert values["cmdline"] == "console=hvc0 root=/dev/xvda1"
     assert "bootloader" not in values
     assert values["disk"] == [
-        "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, target=/data/web1.qcow2",
-        "format=raw, vdev=xvdb, access=ro, backendtype=qdisk, target=/var/lib/hvlab/seed/web1.iso",
+        "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, direct-io-safe, target=/data/web1.qcow2",
+        "format=raw, vdev=xvdb, access=ro, backendtype=qdisk, direct-io-safe, target=/var/lib/hvlab/seed/web1.iso",
     ]
     assert values["vif"] == ["bridge=br-lab"]
 
@@ -248,3 +252,16 @@ def test_xen_unvalidated_name_is_still_refused(hostile: str) -> None:
 def test_xen_harmless_characters_stay_literal_inside_quotes(hostile: str) -> None:
     values = parse_xl(render_xen(spec_entry(), guests_cmdline=hostile, guests_kernel="/k"))
     assert values["cmdline"] == hostile
+
+
+def test_mac_reaches_both_stacks_and_hostile_macs_are_refused() -> None:
+    kvm = render_kvm(spec_entry(), guests_mac="52:54:00:ab:cd:ef")
+    assert kvm.find("devices/interface/mac").get("address") == "52:54:00:ab:cd:ef"
+    assert parse_xl(render_xen(spec_entry(), guests_mac="00:16:3e:ab:cd:ef"))["vif"] == [
+        "mac=00:16:3e:ab:cd:ef, bridge=xenbr0"
+    ]
+    for hostile in ["00:16:3e:ab:cd:ef, script=/tmp/evil", "52:54:00:ab:cd:ef'/><evil", "AA:BB:CC:DD:EE:FF"]:
+        with pytest.raises(AnsibleFilterError, match="guests_mac must be six"):
+            render_xen(spec_entry(), guests_mac=hostile)
+        with pytest.raises(AnsibleFilterError, match="guests_mac must be six"):
+            render_kvm(spec_entry(), guests_mac=hostile)
