@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Benchmark guest deployment: wall time for 1 and for 4 guests per host, on both stacks.
+
+Needs a lab whose hosts are already set up (`hvlab up`, or `hvlab vlab up` plus
+playbooks/kvm_hosts.yml and playbooks/xen_hosts.yml). For each count it tears hvlab's
+guests down (playbooks/teardown.yml, not timed), then times playbooks/guests.yml: image
+check, disks, seeds, domains started together, every guest answering SSH with cloud-init
+done. Guests start in parallel, so the goal is that 4 guests take at most 1.5x the time of
+one. Under TCG the lab is emulated and so are these figures. The guests are torn down at
+the end unless --keep.
+
+Usage: .venv/bin/python benchmarks/guest_deploy.py [-i INVENTORY] [--memory-mib 256] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hvlab import paths
+
+GOAL_RATIO = 1.5
+COUNTS = (1, 4)
+
+
+def _playbook(inventory: Path, playbook: str, extra: dict[str, object] | None = None) -> float:
+    """Run one playbook, return its wall time; fail loudly (a benchmark of a failure is no figure)."""
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    cmd = [str(ansible), "-i", str(inventory), str(paths.project_root() / "playbooks" / playbook)]
+    if extra:
+        cmd += ["-e", json.dumps(extra)]
+    start = time.monotonic()
+    result = subprocess.run(cmd, cwd=paths.project_root(), capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-2000:])
+        raise SystemExit(f"{playbook} failed (exit {result.returncode})")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--inventory", type=Path, default=paths.project_root() / "inventories" / "vlab")
+    parser.add_argument("--memory-mib", type=int, default=256, help="memory of each guest (default 256)")
+    parser.add_argument("--keep", action="store_true", help="leave the last deployment running")
+    args = parser.parse_args()
+
+    times: dict[int, float] = {}
+    for count in COUNTS:
+        guests = [{"name": f"bench{i}", "vcpus": 1, "memory_mib": args.memory_mib, "disk_gib": 4, "xen_type": "pvh"}
+                  for i in range(count)]
+        _playbook(args.inventory, "teardown.yml")
+        print(f"deploying {count} guest(s) per host ...", flush=True)
+        times[count] = _playbook(args.inventory, "guests.yml", {"hvlab_guests": guests})
+        print(f"  {count} guest(s) per host: {times[count]:.1f} s", flush=True)
+    if not args.keep:
+        _playbook(args.inventory, "teardown.yml")
+
+    ratio = times[4] / times[1]
+    print()
+    print("| guests per host | deploy wall time |")
+    print("|---|---|")
+    for count in COUNTS:
+        print(f"| {count} | {times[count]:.1f} s |")
+    verdict = "meets" if ratio <= GOAL_RATIO else "misses"
+    print(f"\n4 guests / 1 guest = {ratio:.2f}x ({verdict} the {GOAL_RATIO}x goal)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""The same guests on KVM and on Xen: same image bytes, same kernel, PV drivers on both sides.
+
+Runs on the lab hosts (molecule's `host` fixture: kvm1, xen1) and, through each host, inside
+its guests (ssh_config written by converge.yml). Each guest test checks one guest; the
+cross-stack tests compare what both hosts or both copies of a guest report.
+"""
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+import pytest
+import testinfra
+
+SPEC = {"gpv": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"},
+        "gpvh": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pvh"}}  # molecule.yml
+HOSTS = {"kvm1": "kvm", "xen1": "xen"}
+SSH_CONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "guests.ssh_config"
+GUESTS = [(host, name) for host in HOSTS for name in SPEC]
+PV_DRIVERS = {"kvm": ("virtio_blk", "virtio_net"), "xen": ("xen_blkfront", "xen_netfront")}
+
+
+@cache
+def guest(host_name: str, name: str) -> testinfra.host.Host:
+    return testinfra.get_host(f"ssh://{host_name}-{name}", ssh_config=str(SSH_CONFIG))
+
+
+@cache
+def lab_host(host_name: str) -> testinfra.host.Host:
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return testinfra.get_host(f"ansible://{host_name}", ansible_inventory=inventory)
+
+
+def root_disk(g: testinfra.host.Host) -> str:
+    return g.check_output("findmnt -n -o SOURCE /").removeprefix("/dev/")
+
+
+def test_same_image_bytes_on_both_hosts() -> None:
+    sums = {}
+    for name in HOSTS:
+        fact = json.loads(lab_host(name).file("/etc/ansible/facts.d/hvlab_guest_image.fact").content_string)
+        measured = lab_host(name).check_output(f"sha256sum {fact['path']}").split()[0]
+        assert measured == fact["sha256"], f"{name}: image on disk differs from the recorded sha256"
+        sums[name] = measured
+    assert sums["kvm1"] == sums["xen1"]
+
+
+@pytest.mark.parametrize("name", SPEC)
+def test_same_kernel_in_both_copies_of_a_guest(name: str) -> None:
+    releases = {host: guest(host, name).check_output("uname -r") for host in HOSTS}
+    assert releases["kvm1"] == releases["xen1"], releases
+
+
+@pytest.mark.parametrize(("host_name", "name"), GUESTS)
+def test_paravirtual_drivers(host_name: str, name: str) -> None:
+    g = guest(host_name, name)
+    disk = root_disk(g)
+    block = g.check_output(f"basename $(readlink -f /sys/block/{disk}/device/driver/module)")
+    net = g.check_output("basename $(readlink -f /sys/class/net/eth0/device/driver/module)")
+    assert (block, net) == PV_DRIVERS[HOSTS[host_name]]
+
+
+@pytest.mark.parametrize(("host_name", "name"), GUESTS)
+def test_vcpus_memory_and_disk_as_specified(host_name: str, name: str) -> None:
+    g = guest(host_name, name)
+    spec = SPEC[name]
+    assert int(g.check_output("nproc")) == spec["vcpus"]
+    mem_total_kib = int(g.check_output("awk '/^MemTotal:/ {print $2}' /proc/meminfo"))
+    # The kernel keeps some memory for itself; MemTotal is what it hands out.
+    assert 0.8 * spec["memory_mib"] * 1024 < mem_total_kib <= spec["memory_mib"] * 1024
+    disk_bytes = int(g.check_output(f"lsblk -b -d -n -o SIZE /dev/{root_disk(g)}"))
+    assert disk_bytes == spec["disk_gib"] * 2**30
+
+
+@pytest.mark.parametrize(("host_name", "name"), GUESTS)
+def test_xen_guest_type(host_name: str, name: str) -> None:
+    if HOSTS[host_name] != "xen":
+        kvm = lab_host(host_name).check_output(f"virsh --connect qemu:///system domstate {name}")
+        assert kvm == "running"
+        return
+    domains = json.loads(lab_host(host_name).check_output("xl list -l"))
+    types = {d["config"]["c_info"]["name"]: d["config"]["c_info"]["type"] for d in domains}
+    assert types[name] == SPEC[name]["xen_type"]
+
+
+@pytest.mark.parametrize(("host_name", "name"), GUESTS)
+def test_key_login_works_and_password_login_is_refused(host_name: str, name: str) -> None:
+    g = guest(host_name, name)
+    assert g.check_output("hostname") == name  # this very connection logged in by key
+    assert "passwordauthentication no" in g.check_output("sudo sshd -T").lower()
+    address = g.check_output("ip -4 -o addr show eth0").split()[3].split("/")[0]
+    attempt = lab_host(host_name).run(
+        "ssh -o BatchMode=yes -o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive "
+        f"-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 hvlab@{address} true"
+    )
+    assert attempt.rc != 0
+    assert "Permission denied (publickey)" in attempt.stderr
+
+
+@pytest.mark.parametrize(("host_name", "name"), GUESTS)
+def test_guest_is_marked_as_hvlab_owned(host_name: str, name: str) -> None:
+    h = lab_host(host_name)
+    assert h.file(f"/var/lib/hvlab/guests/{name}/.hvlab-guest").exists
+    if HOSTS[host_name] == "kvm":
+        assert "https://hvlab.example/guest/1" in h.check_output(f"virsh --connect qemu:///system dumpxml {name}")
+    else:
+        assert h.file(f"/var/lib/hvlab/guests/{name}/xl.cfg.applied").exists
