@@ -1,4 +1,4 @@
-"""The `hvlab` command: the virtual lab and its image.
+"""The `hvlab` command: the virtual lab, its image, and the report.
 
 Every HvlabError becomes one line on stderr and exit code 1, never a traceback.
 """
@@ -15,6 +15,7 @@ from rich.text import Text
 
 from hvlab import __version__, guest_image, paths
 from hvlab.errors import HvlabError
+from hvlab.report.write import write_report
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
@@ -90,6 +91,24 @@ def spec_check(path: Path) -> None:
     for guest in parse_guests(data["hvlab_guests"]):
         click.echo(f"{guest.name}: {guest.vcpus} vCPU, {guest.memory_mib} MiB, {guest.disk_gib} GiB, "
                    f"xen {guest.xen_type}")
+
+
+@main.command("report")
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the report files; default: RESULTS_DIR.")
+def report(results_dir: Path, out_dir: Path | None) -> None:
+    """Compare KVM and Xen from a results dir: report.html, report.md, runs.csv, summary.json.
+
+    Prints the path of report.html; every input problem and every figure without an interval
+    is also said on stderr, so a script sees them without opening the report.
+    """
+    written = write_report(results_dir, out_dir or results_dir)
+    for problem in written.problems:
+        console.print(Text("problem: ", style="bold red") + Text(problem), soft_wrap=True, highlight=False)
+    for warning in written.warnings:
+        console.print(Text("warning: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)
+    click.echo(written.html)
 
 
 @main.group(cls=HvlabGroup)

@@ -1,0 +1,58 @@
+"""runs.csv and summary.json: the report's figures for a spreadsheet or another program."""
+
+import csv
+import dataclasses
+import io
+import json
+from typing import Any
+
+from hvlab.report.compare import Comparison, Side
+from hvlab.report.model import Results
+from hvlab.report.stats import CONFIDENCE
+from hvlab.report.view import Report
+
+SUMMARY_SCHEMA = "hvlab.report-summary/1"
+RUN_COLUMNS = ("file", "stack", "host", "guest", "workload", "repeat", "sequence", "status", "metric", "unit",
+               "higher_is_better", "value", "tool", "started", "duration_s", "error")
+
+
+def runs_csv(results: Results) -> str:
+    """One row per run file that could be read, failed runs included, in a stable order."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, RUN_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for run in sorted(results.runs, key=lambda r: (r.workload, r.guest, r.stack, r.repeat)):
+        writer.writerow(dataclasses.asdict(run))
+    return out.getvalue()
+
+
+def _side(side: Side) -> dict[str, Any]:
+    summary = side.summary
+    return {"n": len(side.values), "failed": len(side.failed), "values": side.values,
+            **({"mean": summary.mean, "stdev": summary.stdev, "min": summary.minimum, "max": summary.maximum}
+               if summary else {"mean": None, "stdev": None, "min": None, "max": None})}
+
+
+def _comparison(item: Comparison) -> dict[str, Any]:
+    return {"workload": item.workload, "guest": item.guest, "metric": item.metric, "unit": item.unit,
+            "higher_is_better": item.higher_is_better, "kvm": _side(item.kvm), "xen": _side(item.xen),
+            "ratio_kvm_over_xen": item.ratio.estimate, "ci_low": item.ratio.low, "ci_high": item.ratio.high,
+            "reading": item.reading, "note": item.ratio.note}
+
+
+def summary_json(results: Results, report: Report) -> str:
+    lab = results.lab or {}
+    return json.dumps({
+        "schema": SUMMARY_SCHEMA,
+        "generated": report.generated,
+        "hvlab_version": report.version,
+        "lab": {key: lab.get(key) for key in ("created", "profile", "repeats", "image_sha256")} if results.lab
+        else None,
+        "emulated_hosts": report.emulated_hosts,
+        "method": "KVM/Xen ratio of geometric means; Welch t-interval on the log values",
+        "confidence": CONFIDENCE,
+        "comparisons": [_comparison(c) for c in report.comparisons],
+        "fairness_differences": [dataclasses.asdict(d) for d in report.differences],
+        "failed_runs": [r.file for r in results.runs if not r.ok],
+        "problems": report.problems,
+    }, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,232 @@
+"""Read a results directory written by the Ansible `compare` role, and check it against the contract.
+
+A bad file never stops the report: it becomes a Problem that names it (all of its faults in one
+line) and the rest is read. Only a directory with nothing of a results dir in it is an error,
+because then the user most likely gave the wrong path.
+"""
+
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hvlab.errors import HvlabError
+from hvlab.report.model import STACKS, Probe, Problem, Results, Run
+
+LAB_SCHEMA = "hvlab.lab/1"
+RUN_SCHEMA = "hvlab.run/1"
+PROBE_SCHEMA = "hvlab.probe/1"
+RUN_STATUSES = ("ok", "failed")
+PROBE_KINDS = ("host", "guest")
+
+
+class _Fields:
+    """Typed access to a JSON object that collects every fault instead of stopping at the first."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.faults: list[str] = []
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, required: bool) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.faults.append(f"{key} is missing")
+            return None
+        # bool is an int subclass; a JSON true is never a count or a measurement.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+            self.faults.append(f"{key} must be {_kind_name(kind)}, got {value!r:.60}")
+            return None
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str | None:
+        value = self.get(key, str, required=True)
+        if value is not None and value not in choices:
+            self.faults.append(f"{key} must be one of {', '.join(choices)}, got {value!r:.60}")
+            return None
+        return value
+
+    def schema(self, expected: str) -> None:
+        if self.data.get("schema") != expected:
+            self.faults.append(f"schema must be {expected!r}, got {self.data.get('schema')!r:.60}")
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = _as_tuple(kind)
+    if float in kinds:
+        return "a number"
+    names = {str: "a string", int: "an integer", bool: "true or false", dict: "an object", list: "a list"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def load_results(results_dir: Path) -> Results:
+    """Everything readable in results_dir; raises HvlabError only when there is nothing at all."""
+    run_files = sorted((results_dir / "runs").glob("*.json"))
+    probe_files = sorted((results_dir / "probes").glob("*.json"))
+    lab_file = results_dir / "lab.json"
+    if not lab_file.exists() and not run_files and not probe_files:
+        raise HvlabError(f"{results_dir}: no results here (expected lab.json, runs/*.json and probes/*.json)")
+
+    results = Results()
+    if lab_file.exists():
+        results.lab = _load_lab(lab_file, results.problems)
+    else:
+        results.problems.append(Problem("lab.json", "missing: the lab's profile, repeats and guest spec are unknown"))
+    if not run_files:
+        results.problems.append(Problem("runs/", "no run files: there is nothing to compare"))
+    for path in run_files:
+        run = _load_run(path, results_dir, results.problems)
+        if run is not None:
+            results.runs.append(run)
+    for path in probe_files:
+        probe = _load_probe(path, results_dir, results.problems)
+        if probe is not None:
+            (results.hosts if probe.kind == "host" else results.guests).append(probe)
+    results.problems.extend(_consistency_problems(results))
+    return results
+
+
+def _read_object(path: Path, results_dir: Path, problems: list[Problem]) -> Mapping[str, Any] | None:
+    name = path.relative_to(results_dir).as_posix()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        problems.append(Problem(name, "not UTF-8 text"))
+        return None
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(name, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(name, f"cannot be read ({exc.strerror})"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(name, f"must hold a JSON object, not {type(data).__name__}"))
+        return None
+    return data
+
+
+def _load_lab(path: Path, problems: list[Problem]) -> Mapping[str, Any] | None:
+    data = _read_object(path, path.parent, problems)
+    if data is None:
+        return None
+    fields = _Fields(data)
+    fields.schema(LAB_SCHEMA)
+    fields.get("repeats", int, required=False)
+    fields.get("guests", list, required=False)
+    if fields.faults:
+        problems.append(Problem("lab.json", "; ".join(fields.faults)))
+        return None
+    return data
+
+
+def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | None:
+    data = _read_object(path, results_dir, problems)
+    if data is None:
+        return None
+    name = path.relative_to(results_dir).as_posix()
+    fields = _Fields(data)
+    fields.schema(RUN_SCHEMA)
+    stack = fields.choice("stack", STACKS)
+    status = fields.choice("status", RUN_STATUSES)
+    measured = status == "ok"  # a failed run may lack everything about its measurement
+    value = fields.get("value", (int, float), required=measured)
+    if value is not None and not math.isfinite(value):
+        fields.faults.append(f"value must be a finite number, got {value!r}")
+    run = Run(
+        file=name,
+        stack=stack or "",
+        guest=fields.get("guest", str, required=True),
+        workload=fields.get("workload", str, required=True),
+        repeat=fields.get("repeat", int, required=True),
+        status=status or "",
+        value=float(value) if value is not None else None,
+        metric=fields.get("metric", str, required=measured),
+        unit=fields.get("unit", str, required=measured),
+        higher_is_better=fields.get("higher_is_better", bool, required=measured),
+        host=fields.get("host", str, required=False),
+        sequence=fields.get("sequence", int, required=False),
+        error=fields.get("error", str, required=False),
+        tool=fields.get("tool", str, required=False),
+        started=fields.get("started", str, required=False),
+        duration_s=fields.get("duration_s", (int, float), required=False),
+    )
+    if fields.faults:
+        problems.append(Problem(name, "; ".join(fields.faults)))
+        return None
+    return run
+
+
+def _load_probe(path: Path, results_dir: Path, problems: list[Problem]) -> Probe | None:
+    data = _read_object(path, results_dir, problems)
+    if data is None:
+        return None
+    name = path.relative_to(results_dir).as_posix()
+    fields = _Fields(data)
+    fields.schema(PROBE_SCHEMA)
+    probe = Probe(
+        file=name,
+        kind=fields.choice("kind", PROBE_KINDS) or "",
+        stack=fields.choice("stack", STACKS) or "",
+        name=fields.get("name", str, required=True),
+        data=fields.get("data", dict, required=False) or {},
+        host=fields.get("host", str, required=False),
+        collected=fields.get("collected", str, required=False),
+    )
+    if fields.faults:
+        problems.append(Problem(name, "; ".join(fields.faults)))
+        return None
+    # The probe scripts list what they could not read instead of failing: those are gaps in the report.
+    errors = probe.data.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        problems.append(Problem(name, f"the probe could not collect: {error}"))
+    return probe
+
+
+def _consistency_problems(results: Results) -> list[Problem]:
+    """Runs that each parse but do not fit together: duplicates, mixed units, missing repeats."""
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str, str, int], str] = {}
+    units: dict[str, tuple[str | None, str | None, bool | None, str]] = {}
+    kept: list[Run] = []
+    for run in results.runs:
+        key = (run.stack, run.guest, run.workload, run.repeat)
+        if key in seen:
+            problems.append(Problem(run.file, f"same stack, guest, workload and repeat as {seen[key]}: ignored"))
+            continue
+        seen[key] = run.file
+        if run.ok:
+            first = units.setdefault(run.workload, (run.metric, run.unit, run.higher_is_better, run.file))
+            if first[:3] != (run.metric, run.unit, run.higher_is_better):
+                problems.append(Problem(run.file, f"metric {run.metric!r} in {run.unit!r} (higher is better: "
+                                        f"{run.higher_is_better}) differs from {first[3]}: ignored"))
+                continue
+        kept.append(run)
+    results.runs[:] = kept
+
+    repeats = (results.lab or {}).get("repeats")
+    counts = Counter((r.stack, r.guest, r.workload) for r in kept)
+    for guest, workload in dict.fromkeys((g, w) for _, g, w in counts):
+        for stack in STACKS:
+            found = counts[(stack, guest, workload)]
+            pattern = f"runs/{stack}__{guest}__{workload}__r*.json"
+            if isinstance(repeats, int) and found < repeats:
+                problems.append(Problem(pattern, f"{found} run file(s) where lab.json asks for {repeats} repeats"))
+            elif found == 0:
+                problems.append(Problem(pattern, "no run files, while the other stack has some"))
+    probed_hosts = {h.stack for h in results.hosts}
+    probed_guests = {(g.stack, g.name) for g in results.guests}
+    for stack, guest, _ in counts:
+        if stack not in probed_hosts:
+            probed_hosts.add(stack)
+            problems.append(Problem("probes/host__*.json", f"no {stack} host probe: its host facts are unknown"))
+        expected = f"probes/guest__{stack}__{guest}.json"
+        if (stack, guest) not in probed_guests and all(p.file != expected for p in results.problems):
+            probed_guests.add((stack, guest))
+            problems.append(Problem(expected, "missing: the guest's facts are unknown"))
+    return problems

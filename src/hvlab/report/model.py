@@ -1,0 +1,86 @@
+"""What a results directory holds once read: runs, probes, the lab description and the problems.
+
+Only the fields the report computes with are typed attributes; probe data stays a mapping
+because every field in it may be missing and is only ever shown.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STACKS = ("kvm", "xen")
+STACK_LABELS = {"kvm": "KVM", "xen": "Xen"}
+# Known workloads come first, in this order; any other name follows, sorted.
+WORKLOAD_ORDER = ("cpu", "memory", "disk_randread_4k", "disk_randwrite_4k", "disk_seqread_1m",
+                  "disk_seqwrite_1m", "network", "boot", "kernel_compile")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one input file (named relative to the results dir)."""
+
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One workload run. For a failed run metric, unit, direction and value may be None."""
+
+    file: str
+    stack: str
+    guest: str
+    workload: str
+    repeat: int
+    status: str
+    value: float | None
+    metric: str | None
+    unit: str | None
+    higher_is_better: bool | None
+    host: str | None = None
+    sequence: int | None = None
+    error: str | None = None
+    tool: str | None = None
+    started: str | None = None
+    duration_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A host or guest probe; host is the guest's host (guest probes only)."""
+
+    file: str
+    kind: str
+    stack: str
+    name: str
+    data: Mapping[str, Any]
+    host: str | None = None
+    collected: str | None = None
+
+
+@dataclass
+class Results:
+    lab: Mapping[str, Any] | None = None
+    runs: list[Run] = field(default_factory=list)
+    hosts: list[Probe] = field(default_factory=list)
+    guests: list[Probe] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def guest_names(self) -> list[str]:
+        """Guests in the lab's order, then any other guest seen in a run or probe, sorted."""
+        lab_guests = (self.lab or {}).get("guests")
+        named = [g["name"] for g in lab_guests if isinstance(g, dict) and isinstance(g.get("name"), str)] \
+            if isinstance(lab_guests, list) else []
+        seen = {r.guest for r in self.runs} | {p.name for p in self.guests}
+        return list(dict.fromkeys(named)) + sorted(seen - set(named))
+
+    def workloads(self) -> list[str]:
+        seen = {r.workload for r in self.runs}
+        return [w for w in WORKLOAD_ORDER if w in seen] + sorted(seen - set(WORKLOAD_ORDER))

@@ -1,0 +1,218 @@
+"""What the rendered report says: banner, charts, fairness highlighting, failures, escaping."""
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from report_fixture import WORKLOADS, guest_probe, host_probe, run_record, write_json, write_results
+
+from hvlab.report.load import load_results
+from hvlab.report.render_html import render_html
+from hvlab.report.render_markdown import render_markdown
+from hvlab.report.view import EMULATED_BANNER, build
+from hvlab.report.write import write_report
+
+HOSTILE = "<script>&\"'"  # no slash: it also names files
+
+
+def html_of(results_dir: Path) -> str:
+    return render_html(build(load_results(results_dir), str(results_dir)))
+
+
+def markdown_of(results_dir: Path) -> str:
+    return render_markdown(build(load_results(results_dir), str(results_dir)))
+
+
+def section(html: str, anchor: str) -> str:
+    """A top-level section, up to the next one (workload sections nest inside Workloads)."""
+    match = re.search(rf'<section id="{anchor}">(.*?)(?:<section id=|</main>)', html, re.DOTALL)
+    assert match, f"no section {anchor}"
+    return match.group(1)
+
+
+def fairness_row(html: str, label: str) -> str:
+    match = re.search(rf'<tr><td class="label">{re.escape(label)}</td>(.*?)</tr>', section(html, "fairness"))
+    assert match, f"no fairness row {label}"
+    return match.group(1)
+
+
+def test_emulated_hosts_get_the_banner_with_their_names(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    banner = re.search(r'<div class="banner emulated".*?</div>', html, re.DOTALL)
+    assert banner and EMULATED_BANNER in banner.group(0)
+    assert "kvm1, xen1" in banner.group(0)
+
+
+def test_no_banner_on_hardware(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path, emulated=False))
+    assert EMULATED_BANNER not in html
+    assert 'class="banner emulated"' not in html
+
+
+def test_one_chart_per_workload_and_a_ratio_overview(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    workloads = re.findall(r'<section class="workload" id="w-([^"]+)">(.*?)</section>', html, re.DOTALL)
+    assert [name for name, _ in workloads] == ["cpu", "memory", "disk_randread_4k", "disk_seqwrite_1m", "network",
+                                               "boot"]
+    for _, body in workloads:
+        assert body.count('<svg class="chart"') == 1
+        assert body.count('class="repeat"') >= 9  # every repeat is a dot (one network run failed)
+    assert section(html, "summary").count('<svg class="chart"') == 1
+
+
+def test_the_page_is_self_contained(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    for needle in ("<script", "<link", "src=", "http://", "https://", "@import"):
+        assert needle not in html
+
+
+def test_intervals_and_readings_are_shown(tmp_path: Path) -> None:
+    summary = section(html_of(write_results(tmp_path)), "summary")
+    assert "KVM better" in summary and "Xen better" in summary
+    assert re.search(r"\d\.\d{3} to \d\.\d{3}", summary)
+
+
+def test_matching_guests_have_no_highlight_and_pv_drivers_are_fair(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    assert '<td class="differs"' not in section(html, "fairness")
+    for label in ("block driver", "net driver"):
+        row = fairness_row(html, label)
+        assert row.count('class="pv"') == 2 and "PV · " in row
+    assert "virtio_blk" in fairness_row(html, "block driver") and "xen_blkfront" in fairness_row(html, "block driver")
+
+
+def test_a_different_kernel_is_highlighted_on_both_sides(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    write_json(tmp_path / "probes" / "guest__xen__g1.json", guest_probe("xen", kernel="6.12.9-amd64"))
+    html = html_of(tmp_path)
+    assert fairness_row(html, "guest kernel").count('class="differs"') == 2
+    assert fairness_row(html, "image sha256").count('class="differs"') == 0
+    assert "1 fairness difference(s)" in section(html, "summary")
+
+
+def test_xen_guest_type_as_asked_and_as_seen(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    write_json(tmp_path / "probes" / "guest__xen__g1.json", guest_probe("xen", xen_guest_type_seen="PVH"))
+    assert fairness_row(html_of(tmp_path), "Xen guest type") == "<td>n/a (KVM)</td><td>pvh (the guest sees PVH)</td>"
+
+
+def test_an_emulated_device_against_a_pv_one_is_a_difference(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    write_json(tmp_path / "probes" / "guest__kvm__g1.json", guest_probe("kvm", block_driver="ahci"))
+    row = fairness_row(html_of(tmp_path), "block driver")
+    assert row.count('class="differs"') == 2 and "PV" not in row
+
+
+def test_hostile_names_are_escaped_everywhere(tmp_path: Path) -> None:
+    write_results(tmp_path, guest=HOSTILE)
+    write_json(tmp_path / "probes" / "host__kvm1.json",
+               host_probe("kvm", HOSTILE) | {"name": HOSTILE})
+    html = html_of(tmp_path)
+    assert "<script" not in html
+    assert "&lt;script&gt;&amp;&#34;&#39;" in section(html, "fairness")
+    assert "&lt;script&gt;" in section(html, "probes")
+    assert "&lt;script&gt;" in section(html, "workloads")  # in the charts' SVG text too
+    markdown = markdown_of(tmp_path)
+    assert not re.search(r"(?<!\\)<", markdown)  # every "<" backslash-escaped
+    assert "\\<script\\>&\"'" in markdown
+
+
+def test_failed_runs_are_listed_and_marked_in_their_workload(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    assert "runs/xen__g1__network__r3.json" in section(html, "failed")
+    assert "iperf3: connection refused" in section(html, "failed")
+    network = re.search(r'<section class="workload" id="w-network">(.*?)</section>', html, re.DOTALL)
+    assert network
+    assert "1 failed run(s)" in network.group(1)
+    assert "✕ 1 failed" in network.group(1)
+    assert "4 + 1 failed" in network.group(1)
+
+
+def test_fewer_than_three_repeats_warn_and_give_no_interval(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path, repeats=2, with_failure=False))
+    workloads = section(html, "workloads")
+    warning = '<p class="warning">g1: fewer than 3 repeats: no interval can be given</p>'
+    assert workloads.count(warning) == len(WORKLOADS)
+    assert " to " not in section(html, "summary").split("</svg>")[1]
+
+
+def test_bad_files_are_named_and_the_rest_renders(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    (tmp_path / "runs" / "kvm__g1__cpu__r1.json").write_text("not json")
+    (tmp_path / "probes" / "guest__xen__g1.json").write_text('{"schema": "hvlab.probe/1"}')
+    (tmp_path / "lab.json").unlink()
+    html = html_of(tmp_path)
+    problems = section(html, "problems")
+    for name in ("runs/kvm__g1__cpu__r1.json", "probes/guest__xen__g1.json", "lab.json"):
+        assert name in problems
+    assert 'class="banner problems"' in html
+    assert html.count('<section class="workload"') == len(WORKLOADS)
+
+
+def test_several_guests_share_a_chart_and_get_a_column_each(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    for stack in ("kvm", "xen"):
+        for repeat in (1, 2, 3, 4, 5):
+            write_json(tmp_path / "runs" / f"{stack}__g2__cpu__r{repeat}.json",
+                       run_record(stack, "g2", "cpu", repeat, 800.0 + repeat))
+        write_json(tmp_path / "probes" / f"guest__{stack}__g2.json", guest_probe(stack, "g2", vcpus=2))
+    html = html_of(tmp_path)
+    headers = re.findall(r'<th class="(?:kvm|xen)">(\w+ · g\d)</th>', section(html, "fairness"))
+    assert headers == ["KVM · g1", "Xen · g1", "KVM · g2", "Xen · g2"]
+    cpu = re.search(r'<section class="workload" id="w-cpu">(.*?)</section>', html, re.DOTALL)
+    assert cpu and cpu.group(1).count('<svg class="chart"') == 1 and ">g2</text>" in cpu.group(1)
+
+
+def test_markdown_has_the_same_tables(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    write_json(tmp_path / "probes" / "guest__xen__g1.json", guest_probe("xen", kernel="6.12.9-amd64"))
+    text = markdown_of(tmp_path)
+    assert f"**{EMULATED_BANNER}.**" in text
+    for heading in ("## Summary", "### cpu", "### boot", "## Fairness", "## Probes", "## Failed runs", "## Problems"):
+        assert f"\n{heading}" in text
+    assert "| guest kernel | **6.1.0-28-amd64** ≠ | **6.12.9-amd64** ≠ |" in text
+    assert "| block driver | PV · virtio_blk | PV · xen_blkfront |" in text
+    assert "runs/xen__g1__network__r3.json" in text
+
+
+def test_write_report_writes_the_four_files(tmp_path: Path) -> None:
+    results_dir = write_results(tmp_path / "results")
+    written = write_report(results_dir, tmp_path / "out")
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.html", "report.md", "runs.csv", "summary.json"}
+    rows = list(csv.DictReader(written.csv.open()))
+    assert len(rows) == 2 * 5 * len(WORKLOADS)
+    assert [r["file"] for r in rows if r["status"] == "failed"] == ["runs/xen__g1__network__r3.json"]
+    summary = json.loads(written.summary.read_text())
+    assert summary["emulated_hosts"] == ["kvm1", "xen1"]
+    assert summary["failed_runs"] == ["runs/xen__g1__network__r3.json"]
+    cpu = next(c for c in summary["comparisons"] if c["workload"] == "cpu")
+    assert cpu["kvm"]["n"] == 5 and cpu["ci_low"] < cpu["ratio_kvm_over_xen"] < cpu["ci_high"]
+    assert written.problems == []
+    assert written.warnings == ["network g1: 1 failed run(s) on Xen, listed under Failed runs"]
+
+
+def test_a_workload_that_failed_everywhere_still_has_its_section(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    for stack in ("kvm", "xen"):
+        for repeat in (1, 2, 3, 4, 5):
+            write_json(tmp_path / "runs" / f"{stack}__g1__kernel_compile__r{repeat}.json",
+                       run_record(stack, "g1", "kernel_compile", repeat, None, error="make: out of memory"))
+    html = html_of(tmp_path)
+    body = re.search(r'<section class="workload" id="w-kernel_compile">(.*?)</section>', html, re.DOTALL)
+    assert body and "no data</text>" in body.group(1) and "✕ 5 failed" in body.group(1)
+    assert "no successful runs on KVM; fewer than 3 repeats: no interval can be given" in body.group(1)
+    assert section(html, "failed").count("make: out of memory") == 10
+
+
+def test_probes_without_data_show_dashes(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    for name, kind, stack in (("host__kvm1", "host", "kvm"), ("guest__xen__g1", "guest", "xen")):
+        write_json(tmp_path / "probes" / f"{name}.json",
+                   {"schema": "hvlab.probe/1", "kind": kind, "stack": stack, "name": name.split("__")[-1]})
+    html = html_of(tmp_path)
+    assert fairness_row(html, "guest kernel") == "<td>6.1.0-28-amd64</td><td>—</td>"
+    assert fairness_row(html, "host CPU governor") == "<td>—</td><td>none</td>"
+    assert '<td>kvm1</td><td class="kvm">KVM</td><td class="long">—</td>' in section(html, "probes")
+    assert "<td>kvm1</td><td>—</td><td>— → —</td><td>— → —</td><td>—</td>" in section(html, "probes")
+    assert section(html, "problems").count("<li>") == 0
