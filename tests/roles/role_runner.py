@@ -14,7 +14,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_role_check(role: str, tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def run_role_check(
+    role: str, tmp_path: Path, variables: dict[str, object], groups: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Apply `role` to localhost in check mode; `groups` puts localhost in inventory groups."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "hosts": {"localhost": {"ansible_connection": "local"}},
+        "children": {group: {"hosts": {"localhost": {}}} for group in groups},
+    }}))
     play = tmp_path / "play.yml"
     play.write_text(f"- name: Apply {role}\n  hosts: all\n  gather_facts: true\n  roles:\n    - role: {role}\n")
     extra = tmp_path / "vars.json"
@@ -22,7 +30,7 @@ def run_role_check(role: str, tmp_path: Path, variables: dict[str, object]) -> s
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                ANSIBLE_NOCOLOR="1")
     return subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", "localhost,", "-c", "local",
+        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory),
          "-e", f"@{extra}", str(play)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )

@@ -150,8 +150,9 @@ def test_hostile_names_never_reach_a_template(hostile: str) -> None:
 def test_kvm_hostile_host_values_are_escaped_literally(hostile: str) -> None:
     path = f"/srv/{hostile}.qcow2"
     root = render_kvm(spec_entry(), guests_disk_path=path, guests_cmdline=hostile, guests_kernel="/k",
-                      guests_disk_cache=hostile, guests_libvirt_network=hostile)
+                      guests_disk_cache=hostile, guests_libvirt_network=hostile, guests_console_log=path)
     assert root.find("devices/disk/source").get("file") == path
+    assert root.find("devices/serial/log").get("file") == path
     assert root.findtext("os/cmdline") == hostile
     assert root.find("devices/disk/driver").get("cache") == hostile
     assert root.find("devices/interface/source").get("network") == hostile

@@ -1,0 +1,139 @@
+"""guests and guest_image reject bad input before any domain, disk or host file is touched.
+
+Runs the real roles with ansible-playbook against localhost in check mode (localhost is put
+in kvm_hosts, so the guests role takes its KVM path): the spec, variable and capacity checks
+come first, so a failing case never reaches a task that creates a directory or a domain.
+"""
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from role_runner import run_role_check
+
+FIRST_CHANGING_TASK = "TASK [guests : Create the guests' directories]"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxxx test"
+# Each guest fits alone, two together do not (the role reserves memory for the host besides).
+HALF_OF_HOST_MIB = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 2048
+GOOD = {"name": "g1", "vcpus": 1, "memory_mib": 256, "disk_gib": 4, "xen_type": "pvh"}
+# What the guest_image role and the host facts would give: the checks after the spec need them.
+CONTEXT = {
+    "guests_ssh_public_keys": [KEY],
+    "guest_image_path": "/nonexistent/image.qcow2",
+    "guest_image_sha256": "0" * 64,
+    "guest_image_kernel": "/nonexistent/vmlinuz",
+    "guest_image_initrd": "/nonexistent/initrd",
+    "guests_network_cidr": "10.77.0.0/24",
+    "guests_gateway": "10.77.0.1",
+}
+
+
+def run_guests(tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    return run_role_check("guests", tmp_path, {**CONTEXT, **variables}, groups=("kvm_hosts",))
+
+
+def assert_rejected(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    for text in expected:
+        assert text in out, f"{text!r} not in output:\n{out[-3000:]}"
+    assert FIRST_CHANGING_TASK not in result.stdout
+    assert "TASK [guests : Define the domains]" not in result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+SPEC_CASES = {
+    "duplicate names": ([GOOD, {**GOOD}], "name 'g1' is already used by guest #1"),
+    "name with <": ([{**GOOD, "name": "we<b"}], "name must be a DNS label"),
+    "name with a quote": ([{**GOOD, "name": 'we"b'}], "name must be a DNS label"),
+    "name with a single quote": ([{**GOOD, "name": "we'b"}], "name must be a DNS label"),
+    "name with a space": ([{**GOOD, "name": "a b"}], "name must be a DNS label"),
+    "name with ../": ([{**GOOD, "name": "../web"}], "name must be a DNS label"),
+    "unknown xen_type": ([{**GOOD, "xen_type": "hvm-pv"}], "xen_type must be one of pv, pvh, hvm"),
+    "memory above the host": ([{**GOOD, "memory_mib": 64 * 1024 * 1024}], "exceeds the"),
+    "guests together above the host": (
+        [{**GOOD, "name": f"g{i}", "memory_mib": HALF_OF_HOST_MIB + 1} for i in range(2)],
+        "brings the guests' total to",
+    ),
+    "more vCPUs than the host": ([{**GOOD, "vcpus": 100000}], "exceeds the"),
+}
+
+
+@pytest.mark.parametrize(("guests", "message"), SPEC_CASES.values(), ids=SPEC_CASES.keys())
+def test_bad_spec_is_rejected_before_any_domain(tmp_path: Path, guests: list[dict[str, object]], message: str) -> None:
+    assert_rejected(run_guests(tmp_path, {"hvlab_guests": guests}), message)
+
+
+VARIABLE_CASES = {
+    "no SSH key": ({"guests_ssh_public_keys": []}, "guests_ssh_public_keys"),
+    "a key with a newline": ({"guests_ssh_public_keys": [KEY + "\nssh-rsa AAAA evil"]}, "guests_ssh_public_keys"),
+    "kernel arg with a quote": ({"guests_kernel_args": ['init="/bin/sh"']}, "guests_kernel_args"),
+    "guests_dir with ..": ({"guests_dir": "/var/lib/../../etc"}, "guests_dir"),
+    "root as guest user": ({"guests_user": "root"}, "guests_user"),
+    "network not a CIDR": ({"guests_network_cidr": "10.77.0.1"}, "guests_network_cidr"),
+    "pvh without a kernel to boot": ({"guest_image_kernel": ""}, "xen_type pvh needs direct kernel boot"),
+}
+
+
+@pytest.mark.parametrize(("variables", "named"), VARIABLE_CASES.values(), ids=VARIABLE_CASES.keys())
+def test_bad_variable_is_rejected_naming_it(tmp_path: Path, variables: dict[str, object], named: str) -> None:
+    assert_rejected(run_guests(tmp_path, {"hvlab_guests": [GOOD], **variables}), named)
+
+
+def test_a_good_spec_passes_the_checks(tmp_path: Path) -> None:
+    """The same context with a good spec gets past every check (proves the cases above fail for their reason)."""
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD]})
+    assert "Check the guests fit" in result.stdout
+    assert "exceeds" not in result.stdout + result.stderr
+    assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+# --- guest_image ---------------------------------------------------------------------------
+
+FIRST_HOST_TASK = "TASK [guest_image : Create the image directory on the host]"
+
+
+def run_image(tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    return run_role_check("guest_image", tmp_path, variables)
+
+
+def test_checksum_mismatch_fails_before_any_host_is_touched(tmp_path: Path) -> None:
+    image = tmp_path / "image.qcow2"
+    image.write_bytes(b"not the image you expected")
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    result = run_image(tmp_path, {"guest_image_source": "file", "guest_image_file": str(image),
+                                  "guest_image_sha256": wrong})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert f"not the expected {wrong}" in out
+    assert FIRST_HOST_TASK not in result.stdout
+
+
+def test_unreachable_url_fails_before_any_host_is_touched(tmp_path: Path) -> None:
+    result = run_image(tmp_path, {"guest_image_source": "url", "guest_image_url": "http://127.0.0.1:9/image.qcow2",
+                                  "guest_image_sha256": "a" * 64, "guest_image_download_dir": str(tmp_path / "dl")})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "Download the guest image" in result.stdout
+    assert "Connection refused" in out or "Request failed" in out
+    assert FIRST_HOST_TASK not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"guest_image_source": "url", "guest_image_url": "http://example.invalid/i.qcow2"}, "guest_image_sha256"),
+        ({"guest_image_source": "url", "guest_image_url": "http://x/i", "guest_image_sha256": "abc"}, "64 hex digits"),
+        ({"guest_image_source": "torrent"}, "guest_image_source"),
+        ({"guest_image_source": "file", "guest_image_file": "/nonexistent.qcow2"}, "does not exist"),
+    ],
+    ids=["url without sha256", "short sha256", "unknown source", "missing local file"],
+)
+def test_bad_image_input_is_rejected(tmp_path: Path, variables: dict[str, object], named: str) -> None:
+    result = run_image(tmp_path, variables)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert named in out
+    assert FIRST_HOST_TASK not in result.stdout
