@@ -1,0 +1,395 @@
+#!/usr/bin/python3
+"""Describe a hypervisor host as the guests experience it; print one probe document (JSON) on stdout.
+
+Why this exists: KVM and Xen differ in who manages the guests' CPUs and memory. Under KVM
+the Linux kernel does (each guest is a QEMU process: scheduling policy, cgroup, resident
+memory, transparent huge pages, KSM merging); under Xen the hypervisor does (scheduler,
+memory given to Dom0 and to each domain, page sharing). Benchmark figures mean little
+without these facts, so this probe records them next to the runs.
+
+Every reading is best effort: what cannot be read becomes null, and the reason goes to
+data.errors, never a traceback. Run it as root (xl and other users' /proc entries need it).
+Standard library only: the script is copied to the hosts and runs with /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "hvlab.probe/1"
+SCHED_POLICIES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE",
+                  6: "SCHED_DEADLINE"}
+KSM_FIELDS = ("run", "pages_shared", "pages_sharing")
+XL_INFO_INTS = ("total_memory", "free_memory", "nr_cpus", "sharing_freed_memory", "sharing_used_memory")
+LIBVIRT_URI = "qemu:///system"
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def run(argv: list[str], errors: list[str], ok_codes: tuple[int, ...] = (0,)) -> str | None:
+    """stdout of argv, or None with the reason appended to errors."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        errors.append(f"{' '.join(argv)}: {exc}")
+        return None
+    if proc.returncode not in ok_codes:
+        errors.append(f"{' '.join(argv)} exited with {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        return None
+    return proc.stdout
+
+
+# ---------------------------------------------------------------- parsers of Linux files
+
+
+def cpu_model(cpuinfo: str | None) -> str | None:
+    for line in (cpuinfo or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return value.strip()
+    return None
+
+
+def bracketed(text: str | None) -> str | None:
+    """The selected word of a sysfs choice file: 'always [madvise] never' -> 'madvise'."""
+    match = re.search(r"\[([^\]]+)\]", text or "")
+    return match.group(1) if match else None
+
+
+def kib_field(text: str | None, field: str) -> int | None:
+    """Sum of 'Field:  N kB' lines (one in /proc/PID/status, possibly several in smaps)."""
+    values = [int(m.group(1)) for m in re.finditer(rf"^{re.escape(field)}:\s+(\d+) kB", text or "", re.MULTILINE)]
+    return sum(values) if values else None
+
+
+def sched_policy(sched: str | None) -> str | None:
+    """Policy name from /proc/PID/sched's 'policy : N' line."""
+    match = re.search(r"^policy\s*:\s*(\d+)", sched or "", re.MULTILINE)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return SCHED_POLICIES.get(number, f"policy {number}")
+
+
+def cgroup_path(cgroup: str | None) -> str | None:
+    """The cgroup v2 path ('0::/...'), else the v1 lines joined by ';'."""
+    lines = [line for line in (cgroup or "").splitlines() if line]
+    for line in lines:
+        if line.startswith("0::"):
+            return line[3:]
+    return ";".join(lines) or None
+
+
+def qemu_guest_name(cmdline: list[str]) -> str | None:
+    """Guest name from QEMU's '-name guest=NAME,debug-threads=on' (libvirt) or '-name NAME'."""
+    for flag, value in itertools.pairwise(cmdline):
+        if flag == "-name":
+            options = value.split(",")
+            for option in options:
+                if option.startswith("guest="):
+                    return option[len("guest="):]
+            return options[0] or None
+    return None
+
+
+def qemu_xen_domid(cmdline: list[str]) -> int | None:
+    for flag, value in itertools.pairwise(cmdline):
+        if flag == "-xen-domid" and value.isdigit():
+            return int(value)
+    return None
+
+
+def parse_domain_disk_cache(domain_xml: str) -> str | None:
+    """Cache mode of a libvirt domain's first disk (`virsh dumpxml`); 'default' when libvirt chose."""
+    root = ET.fromstring(domain_xml)
+    for disk in root.iterfind("./devices/disk"):
+        if disk.get("device", "disk") != "disk":
+            continue
+        driver = disk.find("driver")
+        return driver.get("cache", "default") if driver is not None else "default"
+    return None
+
+
+def libvirt_disk_cache(guest: str, errors: list[str]) -> str | None:
+    domain_xml = run(["virsh", "-c", LIBVIRT_URI, "dumpxml", guest], errors)
+    if domain_xml is None:
+        return None
+    try:
+        return parse_domain_disk_cache(domain_xml)
+    except ET.ParseError as exc:
+        errors.append(f"virsh dumpxml {guest}: not XML: {exc}")
+        return None
+
+
+def ksm_state(ksm_dir: Path) -> dict[str, int | None]:
+    values: dict[str, int | None] = {}
+    for field in KSM_FIELDS:
+        raw = read_text(ksm_dir / field)
+        values[field] = int(raw) if raw is not None and raw.isdigit() else None
+    return values
+
+
+def ksm_before(path: Path | None, errors: list[str]) -> dict[str, Any] | None:
+    """The KSM state the guests role saved before starting the guests (optional file)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        errors.append(f"{path}: {exc}")
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _process_entry(pid_dir: Path, comm: str, live: bool) -> dict[str, Any]:
+    raw_cmdline = (pid_dir / "cmdline").read_bytes()
+    cmdline = [arg.decode("utf-8", "replace") for arg in raw_cmdline.split(b"\0") if arg]
+    policy = sched_policy(read_text(pid_dir / "sched"))
+    if policy is None and live:
+        try:
+            number = os.sched_getscheduler(int(pid_dir.name))
+            policy = SCHED_POLICIES.get(number, f"policy {number}")
+        except OSError:
+            policy = None
+    return {
+        "guest": qemu_guest_name(cmdline),
+        "xen_domid": qemu_xen_domid(cmdline),
+        "pid": int(pid_dir.name),
+        "comm": comm,
+        "sched_policy": policy,
+        "cgroup": cgroup_path(read_text(pid_dir / "cgroup")),
+        "rss_kib": kib_field(read_text(pid_dir / "status"), "VmRSS"),
+        "anon_huge_kib": kib_field(read_text(pid_dir / "smaps_rollup"), "AnonHugePages"),
+        "vcpu_threads": vcpu_threads(pid_dir, live),
+    }
+
+
+def vcpu_threads(pid_dir: Path, live: bool) -> list[dict[str, Any]]:
+    """QEMU's vCPU threads ('CPU 0/KVM'): their policy and the host CPUs they may run on (pinning)."""
+    threads = []
+    task_dir = pid_dir / "task"
+    try:
+        tids = sorted((entry for entry in task_dir.iterdir() if entry.name.isdigit()), key=lambda e: int(e.name))
+    except OSError:
+        return []
+    for tid_dir in tids:
+        name = read_text(tid_dir / "comm") or ""
+        if not name.startswith("CPU "):
+            continue
+        match = re.search(r"^Cpus_allowed_list:\s*(\S+)", read_text(tid_dir / "status") or "", re.MULTILINE)
+        threads.append({
+            "name": name,
+            "tid": int(tid_dir.name),
+            "sched_policy": sched_policy(read_text(tid_dir / "sched")),
+            "cpus_allowed": match.group(1) if match else None,
+        })
+    return threads
+
+
+def qemu_processes(proc_root: Path = Path("/proc")) -> list[dict[str, Any]]:
+    """Every process whose comm starts with 'qemu', with what the host does for it."""
+    live = proc_root == Path("/proc")
+    found = []
+    try:
+        pid_dirs = sorted((entry for entry in proc_root.iterdir() if entry.name.isdigit()), key=lambda e: int(e.name))
+    except OSError:
+        return []
+    for pid_dir in pid_dirs:
+        comm = read_text(pid_dir / "comm")
+        if not comm or not comm.startswith("qemu"):
+            continue
+        try:
+            found.append(_process_entry(pid_dir, comm, live))
+        except OSError:  # the process ended while it was read
+            continue
+    return found
+
+
+# ---------------------------------------------------------------- parsers of xl output
+
+
+def parse_xl_info(text: str) -> dict[str, Any]:
+    """The fields of `xl info` the comparison uses; integers where xl prints integers."""
+    raw: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and not key.startswith(" "):
+            raw.setdefault(key.strip(), value.strip())
+    info: dict[str, Any] = {}
+    if "xen_major" in raw and "xen_minor" in raw:
+        info["xen_version"] = f"{raw['xen_major']}.{raw['xen_minor']}{raw.get('xen_extra', '')}"
+    else:
+        info["xen_version"] = raw.get("xen_version")
+    info["xen_scheduler"] = raw.get("xen_scheduler")
+    for field in XL_INFO_INTS:
+        value = raw.get(field)
+        info[field] = int(value) if value is not None and value.isdigit() else None
+    info["xen_commandline"] = raw.get("xen_commandline")
+    return info
+
+
+def parse_xl_list_dom0(text: str) -> dict[str, int | None] | None:
+    """Memory (MiB) and vCPUs of Domain-0 from plain `xl list`."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[0] == "Domain-0":
+            return {"memory_mib": int(fields[2]), "vcpus": int(fields[3])}
+    return None
+
+
+def xen_disk_cache_mode(disk: dict[str, Any]) -> str | None:
+    """What a Xen disk amounts to in QEMU cache terms.
+
+    A qdisk backend with direct-io-safe opens the image with O_DIRECT, as KVM's cache=none
+    does; without it, through Dom0's page cache (writeback). Other backends: unknown (null).
+    """
+    if disk.get("backend") != "qdisk":
+        return None
+    return "none" if disk.get("direct_io_safe") is True else "writeback"
+
+
+def parse_xl_list_long(text: str) -> list[dict[str, Any]]:
+    """Domains of `xl list -l`: a JSON array of {"domid", "config": {"c_info", "b_info", "disks", ...}}.
+
+    xl leaves out domains whose configuration it does not hold (usually Domain-0).
+    """
+    document = json.loads(text) if text.strip() else []
+    entries = document if isinstance(document, list) else [document]
+    domains = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        config = entry.get("config") or {}
+        c_info = config.get("c_info") or {}
+        b_info = config.get("b_info") or {}
+        target_kb = b_info.get("target_memkb")
+        disks = [
+            {"vdev": disk.get("vdev"), "backend": disk.get("backend"), "format": disk.get("format"),
+             "direct_io_safe": disk.get("direct_io_safe") is True, "cache_mode": xen_disk_cache_mode(disk)}
+            for disk in config.get("disks") or [] if isinstance(disk, dict)
+        ]
+        domains.append({
+            "name": c_info.get("name"),
+            "domid": entry.get("domid"),
+            "type": c_info.get("type"),
+            "memory_mib": target_kb // 1024 if isinstance(target_kb, int) else None,
+            "vcpus": b_info.get("max_vcpus"),
+            "disks": disks,
+            "disk_cache_mode": disks[0]["cache_mode"] if disks else None,
+        })
+    return domains
+
+
+# ---------------------------------------------------------------- collection
+
+
+def _bool_flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.strip().lower() in ("true", "yes", "1")
+
+
+def collect_common(args: argparse.Namespace, errors: list[str], proc_root: Path, sys_root: Path) -> dict[str, Any]:
+    virt = run(["systemd-detect-virt"], errors, ok_codes=(0, 1))
+    return {
+        "kernel": os.uname().release,
+        "cpu_model": cpu_model(read_text(proc_root / "cpuinfo")),
+        "governor": read_text(sys_root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq" / "scaling_governor"),
+        "emulated": _bool_flag(args.emulated),
+        "virtualization": (virt.strip() or "none") if virt is not None else None,
+    }
+
+
+def collect_kvm(args: argparse.Namespace, errors: list[str], proc_root: Path, sys_root: Path) -> dict[str, Any]:
+    mm = sys_root / "kernel" / "mm"
+    processes = qemu_processes(proc_root)
+    for process in processes:
+        process["disk_cache"] = libvirt_disk_cache(process["guest"], errors) if process["guest"] else None
+    return {
+        "ksm": {"before": ksm_before(Path(args.ksm_before) if args.ksm_before else None, errors),
+                "after": ksm_state(mm / "ksm")},
+        "thp_enabled": bracketed(read_text(mm / "transparent_hugepage" / "enabled")),
+        "guest_processes": processes,
+        # guest name -> disk cache mode, the same key on both stacks for the guest probes.
+        "guest_disk_cache": {p["guest"]: p["disk_cache"] for p in processes if p["guest"]},
+    }
+
+
+def collect_xen(errors: list[str], proc_root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = {"xl_info": None, "dom0": None, "domains": None}
+    info = run(["xl", "info"], errors)
+    if info is not None:
+        data["xl_info"] = parse_xl_info(info)
+    listing = run(["xl", "list"], errors)
+    if listing is not None:
+        data["dom0"] = parse_xl_list_dom0(listing)
+    long_listing = run(["xl", "list", "-l"], errors)
+    if long_listing is not None:
+        try:
+            data["domains"] = parse_xl_list_long(long_listing)
+        except json.JSONDecodeError as exc:
+            errors.append(f"xl list -l: not JSON: {exc}")
+    data["guest_disk_cache"] = {d["name"]: d["disk_cache_mode"] for d in data["domains"] or [] if d["name"]}
+    # Device models and qdisk backends serving the guests' disks run as QEMU in Dom0.
+    data["qemu_processes"] = qemu_processes(proc_root)
+    return data
+
+
+def collect(args: argparse.Namespace, proc_root: Path = Path("/proc"), sys_root: Path = Path("/sys")) -> dict[str, Any]:
+    errors: list[str] = []
+    data = collect_common(args, errors, proc_root, sys_root)
+    if args.stack == "kvm":
+        data.update(collect_kvm(args, errors, proc_root, sys_root))
+    else:
+        data.update(collect_xen(errors, proc_root))
+    data["errors"] = errors
+    return data
+
+
+def document(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "kind": "host",
+        "stack": args.stack,
+        "name": args.name,
+        "collected": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "data": data,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, choices=["kvm", "xen"])
+    parser.add_argument("--name", required=True, help="inventory name of this host")
+    parser.add_argument("--emulated", default=None, help="true or false: the host is an emulated lab machine")
+    parser.add_argument("--ksm-before", default=None, help="JSON file with the KSM state before the guests started")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        data = collect(args)
+    except Exception as exc:  # a probe that cannot read something still prints a document
+        data = {"errors": [f"internal error: {type(exc).__name__}: {exc}"]}
+    print(json.dumps(document(args, data)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""playbooks/compare.yml for real, on this machine: every "host" and "guest" is localhost.
+
+ansible-playbook runs the compare role against an inventory whose hosts and guests use the
+local connection, with sysbench replaced by a script that prints a real sample output, so no
+benchmark runs and no package is touched (compare_install_packages: false). What is checked
+is the role's own work: the results layout, the alternation of the stacks, the run
+sequence, lab.json, the probes, the boot hook, and that nothing is left behind. The host
+probe reads this machine's /proc (read only). Bad input must fail before anything runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures" / "compare"
+SPEC = {"name": "web1", "vcpus": 1, "memory_mib": 512, "disk_gib": 4, "xen_type": "pvh", "cpu_pinning": None,
+        "network": None}
+
+
+def guest(host: str, stack: str, **extra: Any) -> dict[str, Any]:
+    return {"ansible_host": "127.0.0.1", "hvlab_guest_host": host, "hvlab_guest_stack": stack,
+            "hvlab_guest_gateway": "127.0.0.1", "hvlab_guest_spec": SPEC, **extra}
+
+
+def inventory(tmp_path: Path) -> Path:
+    python = sys.executable
+    data = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": python, "ansible_become": False},
+        "children": {
+            "kvm_hosts": {"hosts": {"kvm1": {"hvlab_host_emulated": True, "guest_image_sha256": "ab" * 32}}},
+            "xen_hosts": {"hosts": {"xen1": {"hvlab_host_emulated": True, "guest_image_sha256": "ab" * 32}}},
+            "kvm_guests": {"hosts": {"kvm1-web1": guest("kvm1", "kvm", hvlab_guest_boot_seconds=21.5)}},
+            "xen_guests": {"hosts": {"xen1-web1": guest("xen1", "xen")}},
+        }}}
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run_compare(tmp_path: Path, variables: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    sysbench = bin_dir / "sysbench"
+    sysbench.write_text(f"#!/bin/sh\nexec /bin/cat {FIXTURES / 'sysbench_cpu.txt'}\n")
+    sysbench.chmod(0o755)
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory(tmp_path)),
+         "-e", f"@{extra}", str(ROOT / "playbooks" / "compare.yml")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    # The role runs its scripts with /usr/bin/python3, as on Debian 12 hosts and guests (3.11).
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(sys.version_info >= (3, 11))"],
+                           capture_output=True, text=True, check=False) if Path("/usr/bin/python3").exists() else None
+    if probe is None or probe.stdout.strip() != "True":
+        pytest.skip("the role runs its scripts with /usr/bin/python3 >= 3.11")
+    tmp_path = tmp_path_factory.mktemp("compare")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "runs").mkdir()
+    (results / "runs" / "stale.json").write_text("{}")
+    (results / "keep.txt").write_text("not the role's")
+    proc = run_compare(tmp_path, {"compare_repeats": 2, "compare_workloads": ["cpu", "memory"],
+                                  "compare_results_dir": str(results), "compare_install_packages": False})
+    return proc, results
+
+
+def records(results: Path) -> list[dict[str, Any]]:
+    return sorted((json.loads(p.read_text()) for p in (results / "runs").glob("*.json")),
+                  key=lambda record: record["sequence"])
+
+
+def test_playbook_succeeds(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    proc, _ = compared
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "WARNING: compare_repeats is 2: no 95% interval" in proc.stdout
+    # memory got the cpu sample, which has no "MiB transferred": failed runs are counted, not fatal.
+    assert "WARNING: 4 of 8 runs failed" in proc.stdout
+
+
+def test_results_layout(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, results = compared
+    files = sorted(str(p.relative_to(results)) for p in results.rglob("*") if p.is_file())
+    runs = [f"runs/{stack}__{stack}1-web1__{workload}__r{repeat}.json"
+            for stack in ("kvm", "xen") for workload in ("cpu", "memory") for repeat in (1, 2)]
+    assert files == sorted([
+        "keep.txt", "lab.json",
+        "probes/guest__kvm__kvm1-web1.json", "probes/guest__xen__xen1-web1.json",
+        "probes/host__kvm1.json", "probes/host__xen1.json",
+        "runs/kvm__kvm1-web1__boot__r1.json", *runs,
+    ])
+
+
+def test_runs_alternate_the_stacks(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, results = compared
+    runs = [r for r in records(results) if r["workload"] != "boot"]
+    order = [(r["sequence"], r["repeat"], r["workload"], r["stack"]) for r in runs]
+    assert order == [
+        (1, 1, "cpu", "kvm"), (2, 1, "cpu", "xen"), (3, 1, "memory", "kvm"), (4, 1, "memory", "xen"),
+        (5, 2, "cpu", "xen"), (6, 2, "cpu", "kvm"), (7, 2, "memory", "xen"), (8, 2, "memory", "kvm"),
+    ]
+    for record in records(results):
+        if record["workload"] == "cpu":
+            assert (record["status"], record["value"], record["tool"]) == ("ok", 4484.90, "sysbench 1.0.20")
+        if record["workload"] == "memory":
+            assert record["status"] == "failed" and record["value"] is None
+
+
+def test_lab_json(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, results = compared
+    lab = json.loads((results / "lab.json").read_text())
+    assert lab["schema"] == "hvlab.lab/1"
+    assert (lab["profile"], lab["repeats"], lab["workloads"]) == ("quick", 2, ["cpu", "memory"])
+    assert lab["guests"] == [SPEC]
+    assert lab["image_sha256"] == "ab" * 32
+    assert [(d["guest"], d["stack"], d["host"]) for d in lab["deployments"]] == [
+        ("kvm1-web1", "kvm", "kvm1"), ("xen1-web1", "xen", "xen1")]
+    assert lab["hosts"] == [{"name": "kvm1", "stack": "kvm", "emulated": True},
+                            {"name": "xen1", "stack": "xen", "emulated": True}]
+    assert lab["created"].endswith("Z")
+
+
+def test_probes_and_boot_record(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, results = compared
+    host = json.loads((results / "probes" / "host__xen1.json").read_text())
+    assert (host["schema"], host["kind"], host["stack"], host["name"]) == ("hvlab.probe/1", "host", "xen", "xen1")
+    assert host["data"]["emulated"] is True
+    guest_probe = json.loads((results / "probes" / "guest__kvm__kvm1-web1.json").read_text())
+    assert (guest_probe["kind"], guest_probe["name"], guest_probe["host"]) == ("guest", "kvm1-web1", "kvm1")
+    assert guest_probe["data"]["image_sha256"] == "ab" * 32
+    assert guest_probe["data"]["spec_vcpus"] == 1
+    boot = json.loads((results / "runs" / "kvm__kvm1-web1__boot__r1.json").read_text())
+    assert (boot["workload"], boot["value"], boot["unit"], boot["higher_is_better"]) == ("boot", 21.5, "s", False)
+
+
+def test_nothing_left_behind(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    assert not Path("/var/tmp/hvlab-compare").exists()
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"compare_repeats": 0}, "compare_repeats >= 1"),
+    ({"compare_workloads": ["cpu", "boot"]}, "Got no match for: boot"),
+    ({"compare_workloads": ["cpu", "cpu"]}, "without duplicates"),
+    ({"compare_results_dir": "relative/dir"}, "compare_results_dir an absolute path"),
+    ({"compare_kernel_compile": True}, "compare_kernel_compile is not implemented"),
+])
+def test_bad_input_fails_before_anything_runs(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
+    results = tmp_path / "results"
+    proc = run_compare(tmp_path, {"compare_results_dir": str(results), **variables})
+    assert proc.returncode != 0
+    assert message in " ".join((proc.stdout + proc.stderr).split())
+    assert not results.exists()
