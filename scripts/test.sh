@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 
-SCENARIOS=(${HVLAB_SCENARIOS:-smoke kvm_host xen_host xen_host_fallback})
+SCENARIOS=(${HVLAB_SCENARIOS:-smoke kvm_host xen_host xen_host_fallback lab})
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -29,6 +29,7 @@ if [ "$rc" -eq 5 ]; then echo "pytest collected no unit tests: failing" >&2; exi
 
 step "lab image"
 hvlab image build
+hvlab image build --guest
 
 for scenario in "${SCENARIOS[@]}"; do
     step "molecule test -s $scenario"

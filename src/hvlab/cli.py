@@ -4,8 +4,8 @@ Every HvlabError becomes one line on stderr and exit code 1, never a traceback.
 """
 
 import os
-import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from hvlab import __version__, guest_image, paths
+from hvlab import __version__, guest_image, pipeline
 from hvlab.errors import HvlabError
 from hvlab.report.write import write_report
 from hvlab.spec import parse_guests
@@ -53,17 +53,33 @@ def main() -> None:
 @main.command("up")
 @click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path),
               help="A real lab's inventory; default: the built-in virtual lab, booted if needed.")
-def up(inventory_path: Path | None) -> None:
-    """The main job: set up the KVM and Xen hosts of a lab with playbooks/site.yml."""
+@click.option("--profile", type=click.Choice(["quick", "full"]), default=None,
+              help="Workload sizes: quick (default on the virtual lab) or full (default on a real lab).")
+@click.option("--repeats", type=click.IntRange(min=1), default=None,
+              help="Runs of each workload per guest (default: the compare role's, 5).")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where results and the report go; default: results/<UTC time> in the project.")
+def up(inventory_path: Path | None, profile: str | None, repeats: int | None, results_dir: Path | None) -> None:
+    """The main job: hosts, guest image, identical guests, the comparison, then the report.
+
+    Runs playbooks/site.yml and playbooks/compare.yml in one ansible-playbook run, showing
+    each stage with its duration, then writes the report and prints its path.
+    """
     if inventory_path is None:
         _vlab_up(list(LAB))
         inventory_path = inventory.inventory_path().parent
-    playbook = paths.project_root() / "playbooks" / "site.yml"
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    _progress(f"running {playbook.name} on {inventory_path}")
-    result = subprocess.run([str(ansible), "-i", str(inventory_path), str(playbook)], cwd=paths.project_root())
-    if result.returncode != 0:
-        raise HvlabError(f"{playbook.name} failed (exit {result.returncode}); see the output above")
+        profile = profile or "quick"
+    extra: dict[str, object] = {"compare_profile": profile or "full"}
+    if repeats is not None:
+        extra["compare_repeats"] = repeats
+    results = (results_dir or pipeline.results_dir_for()).resolve()
+    started = time.monotonic()
+    stages = pipeline.run(inventory_path, results, extra, _progress)
+    written = write_report(results, results)
+    for problem in written.problems:
+        console.print(Text("problem: ", style="bold red") + Text(problem), soft_wrap=True, highlight=False)
+    _progress(f"done in {time.monotonic() - started:.0f} s over {len(stages)} stages; report:")
+    click.echo(written.html)
 
 
 @main.command("down")

@@ -185,7 +185,7 @@ def test_xen_config_from_good_spec() -> None:
         "vcpus": 2,
         "bootloader": "pygrub",
         "disk": [
-            "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, direct-io-safe, "
+            "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, "
             "target=/var/lib/hvlab/images/web1.qcow2"
         ],
         "vif": ["bridge=xenbr0"],
@@ -223,8 +223,8 @@ def test_xen_direct_kernel_boot_and_seed() -> None:
     assert values["cmdline"] == "console=hvc0 root=/dev/xvda1"
     assert "bootloader" not in values
     assert values["disk"] == [
-        "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, direct-io-safe, target=/data/web1.qcow2",
-        "format=raw, vdev=xvdb, access=ro, backendtype=qdisk, direct-io-safe, target=/var/lib/hvlab/seed/web1.iso",
+        "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, target=/data/web1.qcow2",
+        "format=raw, vdev=xvdb, access=ro, backendtype=qdisk, target=/var/lib/hvlab/seed/web1.iso",
     ]
     assert values["vif"] == ["bridge=br-lab"]
 
