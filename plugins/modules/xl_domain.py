@@ -11,8 +11,8 @@ short_description: Manage a Xen domain with the xl toolstack
 description:
   - Creates, shuts down and removes one Xen domain with C(xl), idempotently.
   - xl keeps no record of the config a domain was created from, so this module keeps one
-    itself - a copy of the config file named O(config) + C(.applied), written after each
-    successful C(xl create). Comparing the config file with that copy tells whether the
+    itself - a copy of the config file named O(config) + C(.applied), written just before each
+    C(xl create) and removed again if the create leaves no domain. Comparing the config file with that copy tells whether the
     running domain is up to date, and its presence proves the domain was created by this
     module. Domains without that record are never shut down or replaced.
   - Never deletes disks or config files; O(state=absent) removes only the domain and the
@@ -277,6 +277,15 @@ def _write_record(path: str, text: str) -> None:
         raise XlError(f"cannot write {path}: {exc}") from exc
 
 
+def _restore_record(path: str, text: str | None) -> None:
+    """Put back the record as it was before a create that made no domain."""
+    if text is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    else:
+        _write_record(path, text)
+
+
 class Xl:
     """The xl commands, run through module.run_command with argument lists."""
 
@@ -376,8 +385,16 @@ def ensure(module: Any) -> dict[str, Any]:
         if step == "stop":
             xl.stop(name, timeout)
         elif step == "create":
-            assert config is not None and config_text is not None
-            xl.create(config)
+            assert config is not None and config_text is not None and record is not None
+            # The record goes first: if xl (or this module) dies after the domain exists,
+            # the record still proves the domain is ours, so it can be removed later.
+            _write_record(record, config_text)
+            try:
+                xl.create(config)
+            except XlError:
+                if name not in xl.domains():
+                    _restore_record(record, applied_text)
+                raise
         elif step == "record":
             assert record is not None and config_text is not None
             _write_record(record, config_text)

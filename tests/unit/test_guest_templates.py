@@ -224,7 +224,7 @@ def test_xen_direct_kernel_boot_and_seed() -> None:
     assert "bootloader" not in values
     assert values["disk"] == [
         "format=qcow2, vdev=xvda, access=rw, backendtype=qdisk, target=/data/web1.qcow2",
-        "format=raw, vdev=xvdb, access=ro, backendtype=qdisk, target=/var/lib/hvlab/seed/web1.iso",
+        "format=raw, vdev=xvdb, access=rw, backendtype=qdisk, target=/var/lib/hvlab/seed/web1.iso",
     ]
     assert values["vif"] == ["bridge=br-lab"]
 

@@ -46,8 +46,9 @@ class FakeXl:
     """A scripted xl: a dict of running domains that create/shutdown/destroy change."""
 
     def __init__(self, domains: dict[str, int] | None = None, *, shutdown_works: bool = True,
-                 create_rc: int = 0, list_output: str | None = None) -> None:
+                 create_rc: int = 0, list_output: str | None = None, create_leaves_domain: bool = False) -> None:
         self.domains = dict(domains or {})
+        self.create_leaves_domain = create_leaves_domain
         self.shutdown_works = shutdown_works
         self.create_rc = create_rc
         self.list_output = list_output
@@ -61,6 +62,8 @@ class FakeXl:
             return 0, self.list_output if self.list_output is not None else xl_list_json(self.domains), ""
         if args[0] == "create":
             if self.create_rc:
+                if self.create_leaves_domain:
+                    self.domains[xl_domain.config_name(Path(args[1]).read_text())] = 7
                 return self.create_rc, "", "libxl: error: cannot create domain"
             text = Path(args[1]).read_text()
             name = xl_domain.config_name(text)
@@ -322,6 +325,39 @@ def test_failed_create_writes_no_record(config: str) -> None:
     with pytest.raises(xl_domain.XlError, match=r"xl create .* failed \(rc=1\): libxl: error"):
         xl_domain.ensure(FakeModule(xl, name="web1", config=config))
     assert not Path(config + ".applied").exists()
+
+
+def test_failed_create_keeps_the_old_record(config: str) -> None:
+    Path(config + ".applied").write_text("old config\n")
+    with pytest.raises(xl_domain.XlError, match="xl create"):
+        xl_domain.ensure(FakeModule(FakeXl(create_rc=1), name="web1", config=config))
+    assert Path(config + ".applied").read_text() == "old config\n"
+
+
+def test_a_create_that_fails_halfway_still_leaves_proof_of_ownership(config: str) -> None:
+    """xl failed but the domain exists: the record stays, so teardown can remove the domain."""
+    xl = FakeXl(create_rc=1, create_leaves_domain=True)
+    with pytest.raises(xl_domain.XlError, match="xl create"):
+        xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    assert Path(config + ".applied").read_text() == Path(config).read_text()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert result["changed"] is True and "web1" not in xl.domains
+
+
+def test_the_record_exists_before_xl_create_runs(config: str) -> None:
+    seen: list[bool] = []
+    xl = FakeXl()
+    real_call = xl.__call__
+
+    def spying(argv: list[str], **kwargs: Any) -> tuple[int, str, str]:
+        if "create" in argv:
+            seen.append(Path(config + ".applied").exists())
+        return real_call(argv, **kwargs)
+
+    module = FakeModule(xl, name="web1", config=config)
+    module.run_command = spying  # type: ignore[method-assign]
+    xl_domain.ensure(module)
+    assert seen == [True]
 
 
 def test_invalid_xl_list_output_fails_clearly(config: str) -> None:
