@@ -39,6 +39,9 @@ PACKAGES = (
     "linux-image-amd64", "initramfs-tools", "systemd-sysv", "systemd-resolved", "udev", "kmod",
     "dbus", "openssh-server", "cloud-init", "python3", "sudo", "iproute2", "ca-certificates",
     "procps", "e2fsprogs", "netbase", "sysbench", "fio", "iperf3",
+    # Ansible's package module needs python3-apt, even to see that a package is there:
+    # without it, it would try to install it, and a Xen guest on a host-only bridge has no mirror.
+    "python3-apt",
 )
 FILES = ("disk.qcow2", "vmlinuz", "initrd.img")
 GUEST_FILES = Path(__file__).with_name("guestfiles")
