@@ -94,13 +94,13 @@ def test_playbook_succeeds(compared: tuple[subprocess.CompletedProcess[str], Pat
 def test_results_layout(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, results = compared
     files = sorted(str(p.relative_to(results)) for p in results.rglob("*") if p.is_file())
-    runs = [f"runs/{stack}__{stack}1-web1__{workload}__r{repeat}.json"
+    runs = [f"runs/{stack}__web1__{workload}__r{repeat}.json"
             for stack in ("kvm", "xen") for workload in ("cpu", "memory") for repeat in (1, 2)]
     assert files == sorted([
         "keep.txt", "lab.json",
-        "probes/guest__kvm__kvm1-web1.json", "probes/guest__xen__xen1-web1.json",
+        "probes/guest__kvm__web1.json", "probes/guest__xen__web1.json",
         "probes/host__kvm1.json", "probes/host__xen1.json",
-        "runs/kvm__kvm1-web1__boot__r1.json", *runs,
+        "runs/kvm__web1__boot__r1.json", *runs,
     ])
 
 
@@ -138,11 +138,11 @@ def test_probes_and_boot_record(compared: tuple[subprocess.CompletedProcess[str]
     host = json.loads((results / "probes" / "host__xen1.json").read_text())
     assert (host["schema"], host["kind"], host["stack"], host["name"]) == ("hvlab.probe/1", "host", "xen", "xen1")
     assert host["data"]["emulated"] is True
-    guest_probe = json.loads((results / "probes" / "guest__kvm__kvm1-web1.json").read_text())
-    assert (guest_probe["kind"], guest_probe["name"], guest_probe["host"]) == ("guest", "kvm1-web1", "kvm1")
+    guest_probe = json.loads((results / "probes" / "guest__kvm__web1.json").read_text())
+    assert (guest_probe["kind"], guest_probe["name"], guest_probe["host"]) == ("guest", "web1", "kvm1")
     assert guest_probe["data"]["image_sha256"] == "ab" * 32
     assert guest_probe["data"]["spec_vcpus"] == 1
-    boot = json.loads((results / "runs" / "kvm__kvm1-web1__boot__r1.json").read_text())
+    boot = json.loads((results / "runs" / "kvm__web1__boot__r1.json").read_text())
     assert (boot["workload"], boot["value"], boot["unit"], boot["higher_is_better"]) == ("boot", 21.5, "s", False)
 
 
