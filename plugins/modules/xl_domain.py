@@ -12,9 +12,9 @@ description:
   - Creates, shuts down and removes one Xen domain with C(xl), idempotently.
   - xl keeps no record of the config a domain was created from, so this module keeps one
     itself - a copy of the config file named O(config) + C(.applied), written just before each
-    C(xl create) and removed again if the create leaves no domain. Comparing the config file with that copy tells whether the
-    running domain is up to date, and its presence proves the domain was created by this
-    module. Domains without that record are never shut down or replaced.
+    C(xl create) and removed again if the create leaves no domain. Comparing the config file
+    with that copy tells whether the running domain is up to date, and its presence proves
+    the domain was created by this module. Domains without that record are never shut down or replaced.
   - Never deletes disks or config files; O(state=absent) removes only the domain and the
     C(.applied) record.
   - Every command runs as an argument list, never through a shell.
