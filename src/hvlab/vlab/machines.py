@@ -130,7 +130,8 @@ class Machine:
         pub = ssh_key().with_suffix(".pub")
         s = self.spec
         return [
-            "qemu-system-x86_64", "-name", f"hvlab-{s.name}", "-machine", "q35", *accel.qemu_args(),
+            "qemu-system-x86_64", "-name", f"hvlab-{s.name}", "-machine", "q35",
+            *accel.qemu_args(runs_xen=s.group == "xen_hosts"),
             "-m", str(s.memory_mib), "-smp", str(s.cpus),
             "-drive", f"file={self.overlay},if=virtio,cache=unsafe,discard=unmap",
             "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{s.ssh_port}-:22",
