@@ -12,8 +12,6 @@ each guest its identity; sysbench, fio and iperf3 are installed from Debian at b
 so guests need no network access to the internet to run the comparison.
 """
 
-import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from hvlab.vlab.image import (
     SUITE,
     Progress,
     debian_mirror,
+    recipe_hash,
     remove_build_dir,
     run_tool,
     sha256_file,
@@ -67,15 +66,11 @@ class GuestImage:
 
 def recipe_id() -> str:
     """Hash of everything that decides the image's content."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(
+    return recipe_hash(
         {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES, "dpkg": DPKG_EXCLUDES,
          "fs_gib": FS_GIB, "label": FS_LABEL},
-        sort_keys=True,
-    ).encode())
-    for f in sorted(GUEST_FILES.iterdir()):
-        digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()[:16]
+        GUEST_FILES,
+    )
 
 
 def cached_guest_image() -> GuestImage:

@@ -53,13 +53,17 @@ class CachedImage:
 
 def recipe_id() -> str:
     """Hash of everything that decides the image's content."""
+    return recipe_hash(
+        {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES, "dpkg": DPKG_EXCLUDES, "disk_gib": DISK_GIB},
+        IMAGE_FILES,
+    )
+
+
+def recipe_hash(settings: dict[str, object], files: Path) -> str:
+    """16 hex digits over the settings and every file put into an image (lab or guest)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(
-        {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES,
-         "dpkg": DPKG_EXCLUDES, "disk_gib": DISK_GIB},
-        sort_keys=True,
-    ).encode())
-    for f in sorted(IMAGE_FILES.iterdir()):
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for f in sorted(files.iterdir()):
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()[:16]
 
