@@ -341,7 +341,7 @@ def ensure(module: Any) -> dict[str, Any]:
     state: str = params["state"]
     config: str | None = params.get("config")
     timeout: int = params["shutdown_timeout"]
-    if not re.match(NAME_PATTERN, name):
+    if not re.fullmatch(NAME_PATTERN, name):
         raise XlError(f"name must be a DNS label matching {NAME_PATTERN}, got {name!r}")
     if state == "running" and not config:
         raise XlError("config is required for state running")

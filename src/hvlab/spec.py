@@ -74,7 +74,7 @@ def _int_field(value: object, field: str, minimum: int, problems: list[str], whe
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and _DIGITS_RE.match(value):
+    elif isinstance(value, str) and _DIGITS_RE.fullmatch(value):
         number = int(value)
     if number is None or number < minimum:
         problems.append(f"{where}: {field} must be an integer >= {minimum}, got {value!r}")
@@ -85,7 +85,7 @@ def _int_field(value: object, field: str, minimum: int, problems: list[str], whe
 def _label(index: int, entry: Mapping[str, Any], duplicated: set[str]) -> str:
     """How messages name a guest: by name when that is valid and unique, else by position."""
     name = entry.get("name")
-    if isinstance(name, str) and _NAME_RE.match(name):
+    if isinstance(name, str) and _NAME_RE.fullmatch(name):
         return f"guest #{index + 1} ({name})" if name in duplicated else f"guest {name}"
     return f"guest #{index + 1}"
 
@@ -102,7 +102,7 @@ def _parse_entry(index: int, entry: object, duplicated: set[str], problems: list
         problems.append(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(_FIELDS)})")
 
     name = entry.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         problems.append(
             f"{where}: name must be a DNS label (lower-case letters, digits and '-', 1-63 characters, "
             f"no leading or trailing '-'), got {name!r}"
@@ -143,7 +143,7 @@ def _parse_entry(index: int, entry: object, duplicated: set[str], problems: list
                 pinning = tuple(cpu for cpu in cpus if cpu is not None)
 
     network = entry.get("network")
-    if network is not None and (not isinstance(network, str) or not _NETWORK_RE.match(network)):
+    if network is not None and (not isinstance(network, str) or not _NETWORK_RE.fullmatch(network)):
         problems.append(f"{where}: network must match {NETWORK_PATTERN}, got {network!r}")
 
     if len(problems) > before:
@@ -249,14 +249,14 @@ _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 def mac_address(value: object, what: str = "MAC address") -> str:
     """A MAC address in lower-case colon form, the only form both libvirt and xl read alike."""
-    if not isinstance(value, str) or not _MAC_RE.match(value):
+    if not isinstance(value, str) or not _MAC_RE.fullmatch(value):
         raise HvlabError(f"{what} must be six lower-case hex pairs separated by ':', got {value!r}")
     return value
 
 
 def safe_name(value: object, what: str = "name") -> str:
     """A network or bridge name that is safe in XML attributes and xl key=value lists."""
-    if not isinstance(value, str) or not _NETWORK_RE.match(value):
+    if not isinstance(value, str) or not _NETWORK_RE.fullmatch(value):
         raise HvlabError(f"{what} must match {NETWORK_PATTERN}, got {value!r}")
     return value
 

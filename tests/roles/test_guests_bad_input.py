@@ -51,6 +51,7 @@ SPEC_CASES = {
     "name with a single quote": ([{**GOOD, "name": "we'b"}], "name must be a DNS label"),
     "name with a space": ([{**GOOD, "name": "a b"}], "name must be a DNS label"),
     "name with ../": ([{**GOOD, "name": "../web"}], "name must be a DNS label"),
+    "name ending in a newline": ([{**GOOD, "name": "web1\n"}], "name must be a DNS label"),
     "unknown xen_type": ([{**GOOD, "xen_type": "hvm-pv"}], "xen_type must be one of pv, pvh, hvm"),
     "memory above the host": ([{**GOOD, "memory_mib": 64 * 1024 * 1024}], "exceeds the"),
     "guests together above the host": (
@@ -71,6 +72,8 @@ VARIABLE_CASES = {
     "a key with a newline": ({"guests_ssh_public_keys": [KEY + "\nssh-rsa AAAA evil"]}, "guests_ssh_public_keys"),
     "kernel arg with a quote": ({"guests_kernel_args": ['init="/bin/sh"']}, "guests_kernel_args"),
     "guests_dir with ..": ({"guests_dir": "/var/lib/../../etc"}, "guests_dir"),
+    "guests_dir ending in a newline": ({"guests_dir": "/var/lib/hvlab\n"}, "guests_dir"),
+    "a key ending in a newline": ({"guests_ssh_public_keys": [KEY + "\n"]}, "guests_ssh_public_keys"),
     "root as guest user": ({"guests_user": "root"}, "guests_user"),
     "network not a CIDR": ({"guests_network_cidr": "10.77.0.1"}, "guests_network_cidr"),
     "pvh without a kernel to boot": ({"guest_image_kernel": ""}, "xen_type pvh needs direct kernel boot"),

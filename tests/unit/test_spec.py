@@ -61,7 +61,8 @@ def test_guests_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["we<b", "we'b", 'we"b', "web 1", "../web", "web/..", "Web1", "-web", "web-", "", "a" * 64, "we&b", "web\n1", 7],
+    ["we<b", "we'b", 'we"b', "web 1", "../web", "web/..", "Web1", "-web", "web-", "", "a" * 64, "we&b", "web\n1",
+     "web1\n", 7],
 )
 def test_bad_names_are_refused(name: object) -> None:
     message = problems_of([good(name=name)])
@@ -120,7 +121,7 @@ def test_bad_pinning_is_refused(pinning: object, text: str) -> None:
     assert text in problems_of([good(cpu_pinning=pinning)])
 
 
-@pytest.mark.parametrize("network", ["", "-net", "my net", "net<1>", "net'", 5])
+@pytest.mark.parametrize("network", ["", "-net", "my net", "net<1>", "net'", "net\n", 5])
 def test_bad_network_is_refused(network: object) -> None:
     assert "network must match" in problems_of([good(network=network)])
 

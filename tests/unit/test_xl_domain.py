@@ -366,7 +366,7 @@ def test_invalid_xl_list_output_fails_clearly(config: str) -> None:
         xl_domain.ensure(FakeModule(xl, name="web1", config=config))
 
 
-@pytest.mark.parametrize("name", ["Domain-0", "we<b", "web 1", "../x", 'a"b'])
+@pytest.mark.parametrize("name", ["Domain-0", "we<b", "web 1", "../x", 'a"b', "web1\n"])
 def test_bad_names_are_refused_before_xl_runs(name: str, config: str) -> None:
     xl = FakeXl()
     with pytest.raises(xl_domain.XlError, match="name must be a DNS label"):
