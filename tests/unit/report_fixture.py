@@ -87,6 +87,7 @@ def write_results(root: Path, *, repeats: int = 5, emulated: bool = True, guest:
     noise = random.Random(42)
     write_json(root / "lab.json", {
         "schema": "hvlab.lab/1", "created": "2025-01-10T09:55:00+00:00", "profile": "quick", "repeats": repeats,
+        "workloads": [w for w in WORKLOADS if w != "boot"],
         "guests": [{"name": guest, "vcpus": 1, "memory_mib": 512, "disk_gib": 4, "xen_type": "pvh",
                     "cpu_pinning": None, "network": None}],
         "image_sha256": IMAGE_SHA,

@@ -163,6 +163,21 @@ def test_xl_list_dom0(probe: ModuleType) -> None:
     assert probe.parse_xl_list_dom0("Name ID Mem VCPUs\tState\tTime(s)\n") is None
 
 
+@pytest.mark.parametrize(("cmdline", "mib"), [
+    ("placeholder dom0_mem=1024M,max:1024M dom0_max_vcpus=1", 1024),
+    ("dom0_mem=min:512M,max:2G,1G", 1024),
+    ("dom0_mem=2g", 2048),
+    ("dom0_mem=524288", 512),
+    ("dom0_mem=max:4G", None),
+    ("dom0_mem=50%", None),
+    ("dom0_max_vcpus=2 console=com1", None),
+    ("", None),
+    (None, None),
+])
+def test_dom0_mem_from_the_xen_command_line(probe: ModuleType, cmdline: str | None, mib: int | None) -> None:
+    assert probe.dom0_mem_configured_mib(cmdline) == mib
+
+
 def test_xl_list_long_is_an_array(probe: ModuleType) -> None:
     domains = probe.parse_xl_list_long((FIXTURES / "xl_list_long.json").read_text())
     assert [(d["name"], d["domid"], d["type"], d["memory_mib"], d["vcpus"]) for d in domains] == [
@@ -238,7 +253,7 @@ def test_xen_host_probe(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin:
     assert data["emulated"] is False
     assert data["virtualization"] == "xen"
     assert data["xl_info"]["xen_version"] == "4.17.5"
-    assert data["dom0"] == {"memory_mib": 1024, "vcpus": 1}
+    assert data["dom0"] == {"memory_mib": 1024, "vcpus": 1, "dom0_mem_configured": 1024}
     assert [d["name"] for d in data["domains"]] == ["web1", "db1"]
     assert data["guest_disk_cache"] == {"web1": "none", "db1": "writeback"}
     assert [p["xen_domid"] for p in data["qemu_processes"]] == [None, 1]

@@ -252,6 +252,31 @@ def parse_xl_list_dom0(text: str) -> dict[str, int | None] | None:
     return None
 
 
+_SIZE_UNITS = {"b": 1 / 1024 / 1024, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+
+def dom0_mem_configured_mib(xen_commandline: str | None) -> int | None:
+    """The Dom0 memory (MiB) that Xen's command line asks for, or None when it sets none.
+
+    `dom0_mem=[min:S,][max:S,]S`: the bare S is the amount; Xen reads a size without a
+    unit as KiB. A percentage or an unreadable size gives None rather than a guess.
+    """
+    for word in (xen_commandline or "").split():
+        key, sep, value = word.partition("=")
+        if not sep or key != "dom0_mem":
+            continue
+        for part in value.split(","):
+            if ":" in part:
+                continue
+            number, unit = part[:-1], part[-1:].lower()
+            if unit.isdigit():
+                number, unit = part, "k"
+            if number.isdigit() and unit in _SIZE_UNITS:
+                return int(int(number) * _SIZE_UNITS[unit])
+            return None
+    return None
+
+
 def xen_disk_cache_mode(disk: dict[str, Any]) -> str | None:
     """What a Xen disk amounts to in QEMU cache terms.
 
@@ -338,6 +363,8 @@ def collect_xen(errors: list[str], proc_root: Path) -> dict[str, Any]:
     listing = run(["xl", "list"], errors)
     if listing is not None:
         data["dom0"] = parse_xl_list_dom0(listing)
+    if data["dom0"] is not None and data["xl_info"] is not None:
+        data["dom0"]["dom0_mem_configured"] = dom0_mem_configured_mib(data["xl_info"]["xen_commandline"])
     long_listing = run(["xl", "list", "-l"], errors)
     if long_listing is not None:
         try:

@@ -209,16 +209,8 @@ def _consistency_problems(results: Results) -> list[Problem]:
         kept.append(run)
     results.runs[:] = kept
 
-    repeats = (results.lab or {}).get("repeats")
+    problems.extend(_missing_run_problems(results, kept, {p.file for p in results.problems + problems}))
     counts = Counter((r.stack, r.guest, r.workload) for r in kept)
-    for guest, workload in dict.fromkeys((g, w) for _, g, w in counts):
-        for stack in STACKS:
-            found = counts[(stack, guest, workload)]
-            pattern = f"runs/{stack}__{guest}__{workload}__r*.json"
-            if isinstance(repeats, int) and found < repeats:
-                problems.append(Problem(pattern, f"{found} run file(s) where lab.json asks for {repeats} repeats"))
-            elif found == 0:
-                problems.append(Problem(pattern, "no run files, while the other stack has some"))
     probed_hosts = {h.stack for h in results.hosts}
     probed_guests = {(g.stack, g.name) for g in results.guests}
     for stack, guest, _ in counts:
@@ -229,4 +221,40 @@ def _consistency_problems(results: Results) -> list[Problem]:
         if (stack, guest) not in probed_guests and all(p.file != expected for p in results.problems):
             probed_guests.add((stack, guest))
             problems.append(Problem(expected, "missing: the guest's facts are unknown"))
+    return problems
+
+
+def _missing_run_problems(results: Results, kept: list[Run], named: set[str]) -> list[Problem]:
+    """Runs that lab.json promises but no readable file holds, each named by its file.
+
+    lab.json lists the repeated workloads and the repeat count; every guest of the lab on
+    every stack that ran anything owes one file per workload and repeat. A workload outside
+    that list (the boot time, recorded once per guest the guests role started) only has to
+    be there on both stacks. A file already named as unreadable is not named again.
+    """
+    lab = results.lab or {}
+    repeats = lab.get("repeats") if isinstance(lab.get("repeats"), int) else None
+    listed = lab.get("workloads")
+    repeated = [w for w in listed if isinstance(w, str)] if isinstance(listed, list) and repeats else []
+    have = {(r.stack, r.guest, r.workload, r.repeat) for r in kept}
+    stacks = [s for s in STACKS if any(r.stack == s for r in kept)] or list(STACKS)
+    guests = results.guest_names()
+    problems: list[Problem] = []
+    for guest in guests:
+        for workload in repeated:
+            for stack in stacks:
+                missing = [f"runs/{stack}__{guest}__{workload}__r{n}.json" for n in range(1, repeats + 1)
+                           if (stack, guest, workload, n) not in have]
+                missing = [name for name in missing if name not in named]
+                if len(missing) == repeats:
+                    problems.append(Problem(f"runs/{stack}__{guest}__{workload}__r*.json",
+                                            f"missing: none of the {repeats} repeats of {workload} was recorded"))
+                else:
+                    problems.extend(Problem(name, "missing: lab.json asks for this repeat") for name in missing)
+    others = {(g, w) for _, g, w, _ in have if w not in repeated}
+    for guest, workload in sorted(others):
+        for stack in STACKS:
+            if not any(k[:3] == (stack, guest, workload) for k in have):
+                problems.append(Problem(f"runs/{stack}__{guest}__{workload}__r*.json",
+                                        "no run files, while the other stack has some"))
     return problems
