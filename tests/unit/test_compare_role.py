@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from hvlab.report.load import load_results
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 SPEC = {"name": "web1", "vcpus": 1, "memory_mib": 512, "disk_gib": 4, "xen_type": "pvh", "cpu_pinning": None,
@@ -43,12 +45,16 @@ def inventory(tmp_path: Path) -> Path:
     return path
 
 
-def run_compare(tmp_path: Path, variables: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def run_compare(tmp_path: Path, variables: dict[str, Any],
+                tools: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run compare.yml; `tools` are extra fake commands (name: shell script body) on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    sysbench = bin_dir / "sysbench"
-    sysbench.write_text(f"#!/bin/sh\nexec /bin/cat {FIXTURES / 'sysbench_cpu.txt'}\n")
-    sysbench.chmod(0o755)
+    fakes = {"sysbench": f"exec /bin/cat {FIXTURES / 'sysbench_cpu.txt'}", **(tools or {})}
+    for name, body in fakes.items():
+        fake = bin_dir / name
+        fake.write_text(f"#!/bin/sh\n{body}\n")
+        fake.chmod(0o755)
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps(variables))
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -144,6 +150,42 @@ def test_probes_and_boot_record(compared: tuple[subprocess.CompletedProcess[str]
     assert guest_probe["data"]["spec_vcpus"] == 1
     boot = json.loads((results / "runs" / "kvm__web1__boot__r1.json").read_text())
     assert (boot["workload"], boot["value"], boot["unit"], boot["higher_is_better"]) == ("boot", 21.5, "s", False)
+
+
+def test_the_report_reads_the_role_output_without_run_problems(
+        compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, results = compared
+    loaded = load_results(results)
+    # Only xen1-web1 has no boot time in this inventory: said, as the report must.
+    assert [(p.file, p.message) for p in loaded.problems if p.file.startswith(("runs/", "lab.json"))] == [
+        ("runs/xen__web1__boot__r*.json", "no run files, while the other stack has some")]
+    assert len(loaded.runs) == 9
+    assert sorted(r.file for r in loaded.runs if not r.ok) == [
+        f"runs/{stack}__web1__memory__r{n}.json" for stack in ("kvm", "xen") for n in (1, 2)]
+
+
+def test_a_run_that_cannot_start_is_recorded_failed_and_the_rest_goes_on(tmp_path: Path) -> None:
+    """The iperf3 server does not start on the host: the task fails, the run is recorded as failed."""
+    results = tmp_path / "results"
+    proc = run_compare(tmp_path, {"compare_repeats": 1, "compare_workloads": ["network", "cpu"],
+                                  "compare_results_dir": str(results), "compare_install_packages": False,
+                                  "compare_boot_time": False},
+                       tools={"iperf3": "echo 'iperf3: error - unable to start listener' >&2; exit 1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "WARNING: 2 of 4 runs failed" in proc.stdout
+    by_file = {p.name: json.loads(p.read_text()) for p in (results / "runs").glob("*.json")}
+    assert sorted(by_file) == ["kvm__web1__cpu__r1.json", "kvm__web1__network__r1.json",
+                               "xen__web1__cpu__r1.json", "xen__web1__network__r1.json"]
+    for stack in ("kvm", "xen"):
+        network = by_file[f"{stack}__web1__network__r1.json"]
+        assert (network["status"], network["value"], network["stack"], network["guest"]) == (
+            "failed", None, stack, "web1")
+        assert "Start a one-off iperf3 server" in network["error"]
+        assert by_file[f"{stack}__web1__cpu__r1.json"]["status"] == "ok"
+    loaded = load_results(results)
+    assert [r.file for r in loaded.runs if not r.ok] == ["runs/kvm__web1__network__r1.json",
+                                                          "runs/xen__web1__network__r1.json"]
+    assert [p for p in loaded.problems if p.file.startswith("runs/")] == []
 
 
 def test_nothing_left_behind(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
