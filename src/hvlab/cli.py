@@ -15,7 +15,7 @@ from rich.text import Text
 
 from hvlab import __version__, guest_image, pipeline
 from hvlab.errors import HvlabError
-from hvlab.report.write import write_report
+from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
@@ -74,17 +74,41 @@ def up(inventory_path: Path | None, profile: str | None, repeats: int | None, re
         extra["compare_repeats"] = repeats
     results = (results_dir or pipeline.results_dir_for()).resolve()
     started = time.monotonic()
-    stages = pipeline.run(inventory_path, results, extra, _progress)
+    try:
+        stages = pipeline.run(inventory_path, results, extra, _progress)
+    except HvlabError:
+        # What was measured before the failure is still worth a look: a partial report.
+        if (results / "lab.json").exists():
+            _progress("the playbooks failed; a report of what was recorded so far:")
+            _say_report(write_report(results, results))
+        raise
     written = write_report(results, results)
+    _progress(f"done in {time.monotonic() - started:.0f} s over {len(stages)} stages; report:")
+    _say_report(written)
+
+
+def _say_report(written: Written) -> None:
+    """Every input problem and warning on stderr, then the report's path on stdout."""
     for problem in written.problems:
         console.print(Text("problem: ", style="bold red") + Text(problem), soft_wrap=True, highlight=False)
-    _progress(f"done in {time.monotonic() - started:.0f} s over {len(stages)} stages; report:")
+    for warning in written.warnings:
+        console.print(Text("warning: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)
     click.echo(written.html)
 
 
 @main.command("down")
-def down() -> None:
-    """Tear the virtual lab down: stop every lab machine and remove its disk."""
+@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path),
+              help="A real lab's inventory: remove hvlab's guests there (playbooks/teardown.yml).")
+def down(inventory_path: Path | None) -> None:
+    """Tear the lab down.
+
+    The virtual lab: stop every lab machine and remove its disk. A real lab (-i): remove the
+    guests hvlab created and their disks; the hosts stay as they are, and so does every
+    domain hvlab did not create.
+    """
+    if inventory_path is not None:
+        pipeline.teardown(inventory_path, _progress)
+        return
     for machine in machines(list(LAB)):
         machine.destroy(progress=_progress)
 
@@ -119,12 +143,7 @@ def report(results_dir: Path, out_dir: Path | None) -> None:
     Prints the path of report.html; every input problem and every figure without an interval
     is also said on stderr, so a script sees them without opening the report.
     """
-    written = write_report(results_dir, out_dir or results_dir)
-    for problem in written.problems:
-        console.print(Text("problem: ", style="bold red") + Text(problem), soft_wrap=True, highlight=False)
-    for warning in written.warnings:
-        console.print(Text("warning: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)
-    click.echo(written.html)
+    _say_report(write_report(results_dir, out_dir or results_dir))
 
 
 @main.group(cls=HvlabGroup)

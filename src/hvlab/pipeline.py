@@ -90,3 +90,14 @@ def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], 
     if returncode != 0:
         raise HvlabError(f"the playbooks failed (exit {returncode}); see {log_path}")
     return clock.stages
+
+
+def teardown(inventory_path: Path, say: Say) -> None:
+    """Run playbooks/teardown.yml on a lab: hvlab's guests and their disks go, nothing else."""
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    playbook = paths.project_root() / "playbooks" / "teardown.yml"
+    say(f"removing hvlab's guests from the hosts of {inventory_path}")
+    done = subprocess.run([str(ansible), "-i", str(inventory_path), str(playbook)], cwd=paths.project_root(),
+                          check=False)
+    if done.returncode != 0:
+        raise HvlabError(f"the teardown playbook failed (exit {done.returncode})")

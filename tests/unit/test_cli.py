@@ -1,12 +1,15 @@
 """The `hvlab` CLI: one-line errors with exit 1, machine-readable status. QEMU never runs."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from report_fixture import write_results
 
 from hvlab import cli
+from hvlab.errors import HvlabError
 from hvlab.vlab.machines import Machine
 
 
@@ -141,3 +144,57 @@ def test_spec_check_refuses_a_file_without_guests(tmp_path: Path) -> None:
     vars_file = tmp_path / "all.yml"
     vars_file.write_text("other: 1\n")
     assert_one_line_error(invoke("spec", "check", str(vars_file)), "no hvlab_guests")
+
+
+def test_up_on_a_real_lab_writes_the_report_and_says_the_warnings(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    calls: list[tuple[Path, Path, dict[str, object]]] = []
+
+    def fake_run(inventory_path: Path, results: Path, extra: dict[str, object], _say: object) -> list[object]:
+        calls.append((inventory_path, results, extra))
+        write_results(results, repeats=2)
+        return [{"stage": "Compare", "seconds": 1.0}]
+
+    monkeypatch.setattr(cli.pipeline, "run", fake_run)
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    result = invoke("up", "-i", str(tmp_path / "hosts.yml"), "--repeats", "2", "--results", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    assert calls == [(tmp_path / "hosts.yml", (tmp_path / "r").resolve(),
+                      {"compare_profile": "full", "compare_repeats": 2})]
+    assert result.stdout.strip() == str((tmp_path / "r" / "report.html").resolve())
+    assert (tmp_path / "r" / "report.md").exists()
+    assert "warning: cpu g1: fewer than 3 repeats: no interval can be given" in result.stderr
+
+
+def test_up_that_fails_midway_still_reports_what_was_recorded(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    def fake_run(_inventory: Path, results: Path, _extra: object, _say: object) -> list[object]:
+        write_results(results)
+        (results / "runs" / "xen__g1__cpu__r5.json").unlink()
+        raise HvlabError("the playbooks failed (exit 2); see ansible.log")
+
+    monkeypatch.setattr(cli.pipeline, "run", fake_run)
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    result = invoke("up", "-i", str(tmp_path / "hosts.yml"), "--results", str(tmp_path / "r"))
+    assert result.exit_code == 1
+    assert (tmp_path / "r" / "report.html").exists()
+    assert "problem: runs/xen__g1__cpu__r5.json: missing" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("hvlab: the playbooks failed (exit 2)")
+
+
+def test_down_on_a_real_lab_runs_the_teardown_playbook_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    argvs: list[list[str]] = []
+
+    def fake_subprocess_run(argv: list[str], **_kwargs: object) -> subprocess.CompletedProcess[str]:
+        argvs.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(cli.pipeline.subprocess, "run", fake_subprocess_run)
+    monkeypatch.setattr(Machine, "destroy", lambda *_a, **_k: pytest.fail("a lab machine was touched"))
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    assert invoke("down", "-i", str(tmp_path / "hosts.yml")).exit_code == 0
+    assert [Path(a).name for a in argvs[0][1:]] == ["-i", "hosts.yml", "teardown.yml"]
+    monkeypatch.setattr(cli.pipeline.subprocess, "run", lambda argv, **_k: subprocess.CompletedProcess(argv, 2))
+    failed = invoke("down", "-i", str(tmp_path / "hosts.yml"))
+    assert failed.exit_code == 1
+    assert failed.stderr.strip().splitlines()[-1] == "hvlab: the teardown playbook failed (exit 2)"
