@@ -15,9 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_role_check(
-    role: str, tmp_path: Path, variables: dict[str, object], groups: tuple[str, ...] = ()
+    role: str, tmp_path: Path, variables: dict[str, object], groups: tuple[str, ...] = (),
+    commands: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Apply `role` to localhost in check mode; `groups` puts localhost in inventory groups."""
+    """Apply `role` to localhost in check mode; `groups` puts localhost in inventory groups.
+
+    `commands` are stand-ins (name: shell script body) put first on PATH, for the read-only
+    queries of tools this machine lacks (virsh, xl): the role sees a host's answers, and
+    nothing of the real host is touched.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (commands or {}).items():
+        command = bin_dir / name
+        command.write_text(f"#!/bin/sh\n{body}\n")
+        command.chmod(0o755)
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(json.dumps({"all": {
         "hosts": {"localhost": {"ansible_connection": "local"}},
@@ -27,8 +39,8 @@ def run_role_check(
     play.write_text(f"- name: Apply {role}\n  hosts: all\n  gather_facts: true\n  roles:\n    - role: {role}\n")
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     return subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory),
          "-e", f"@{extra}", str(play)],

@@ -30,8 +30,22 @@ CONTEXT = {
 }
 
 
-def run_guests(tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    return run_role_check("guests", tmp_path, {**CONTEXT, **variables}, groups=("kvm_hosts",))
+# A KVM host with no domain, and a Xen host with 4 GiB, 2 CPUs and only Dom0 (1 GiB).
+VIRSH_NO_DOMAIN = 'case "$*" in *"list --all --name"*) echo;; *) exit 1;; esac'
+XL_INFO = "total_memory           : 4095\nnr_cpus                : 2\nxen_version            : 4.17.5"
+XL_LIST = "Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0  0  1024  2  r-----  10.0"
+
+
+def xl(*domains: str) -> str:
+    """A stand-in for xl: `xl info` and `xl list` of a Xen host running Dom0 and `domains` (512 MiB each)."""
+    rows = "".join(f"\\n{name}  {i + 1}  512  1  -b----  1.0" for i, name in enumerate(domains))
+    return f'case "$1" in info) printf "{XL_INFO}\\n";; list) printf "{XL_LIST}{rows}\\n";; *) exit 1;; esac'
+
+
+def run_guests(tmp_path: Path, variables: dict[str, object], *, stack: str = "kvm",
+               commands: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_role_check("guests", tmp_path, {**CONTEXT, **variables}, groups=(f"{stack}_hosts",),
+                          commands=commands or {"virsh": VIRSH_NO_DOMAIN, "xl": xl()})
 
 
 def assert_rejected(result: subprocess.CompletedProcess[str], *expected: str) -> None:
@@ -91,6 +105,44 @@ def test_a_good_spec_passes_the_checks(tmp_path: Path) -> None:
     assert "Check the guests fit" in result.stdout
     assert "exceeds" not in result.stdout + result.stderr
     assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+def test_a_foreign_libvirt_domain_with_a_guest_name_is_refused_before_any_disk(tmp_path: Path) -> None:
+    virsh = ('case "$*" in *"list --all --name"*) echo g1;; '
+             '*"dumpxml --inactive g1"*) echo "<domain/>";; *) exit 1;; esac')
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD]}, commands={"virsh": virsh})
+    assert_rejected(result, "a libvirt domain named g1 already exists", "was not created by hvlab")
+
+
+def test_a_foreign_xen_domain_with_a_guest_name_is_refused_before_any_disk(tmp_path: Path) -> None:
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(tmp_path / "guests")}, stack="xen",
+                        commands={"xl": xl("g1")})
+    assert_rejected(result, "a Xen domain named g1 already runs", "was not created by hvlab")
+
+
+def test_hvlab_s_own_xen_domain_may_keep_its_name(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    (guests_dir / "g1").mkdir(parents=True)
+    (guests_dir / "g1" / "xl.cfg.applied").write_text('name = "g1"\n')
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)}, stack="xen",
+                        commands={"xl": xl("g1")})
+    assert "already runs" not in result.stdout + result.stderr
+    assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+def test_xen_capacity_is_xl_info_minus_dom0_and_foreign_domains(tmp_path: Path) -> None:
+    """4095 MiB in Xen, Dom0 1024 and a foreign 512 MiB domain: 2559 MiB left, 2 CPUs."""
+    guest = {**GOOD, "memory_mib": 2560}
+    result = run_guests(tmp_path, {"hvlab_guests": [guest], "guests_host_reserve_mib": 0}, stack="xen",
+                        commands={"xl": xl("other")})
+    assert_rejected(result, "exceeds the")
+    assert "2559" in result.stdout + result.stderr
+    fits = run_guests(tmp_path, {"hvlab_guests": [{**guest, "memory_mib": 2559}], "guests_host_reserve_mib": 0},
+                      stack="xen", commands={"xl": xl("other")})
+    assert "exceeds the" not in fits.stdout + fits.stderr
+    assert "Plan every guest" in fits.stdout, fits.stdout[-3000:]
+    cpus = run_guests(tmp_path, {"hvlab_guests": [{**GOOD, "vcpus": 3}]}, stack="xen", commands={"xl": xl()})
+    assert_rejected(cpus, "exceeds the")
 
 
 # --- guest_image ---------------------------------------------------------------------------
