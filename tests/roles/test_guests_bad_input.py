@@ -6,12 +6,15 @@ come first, so a failing case never reaches a task that creates a directory or a
 """
 
 import hashlib
+import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from role_runner import run_role_check
+from role_runner import ROOT, run_role_check
 
 FIRST_CHANGING_TASK = "TASK [guests : Create the guests' directories]"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxxx test"
@@ -192,3 +195,23 @@ def test_bad_image_input_is_rejected(tmp_path: Path, variables: dict[str, object
     assert result.returncode != 0, out
     assert named in out
     assert FIRST_HOST_TASK not in result.stdout
+
+
+def test_hosts_with_different_guest_specs_are_refused_before_any_role(tmp_path: Path) -> None:
+    """playbooks/guests.yml: a group_vars file that gives one host other guests stops the play."""
+    inventory = tmp_path / "inventory.json"
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory.write_text(json.dumps({"all": {"vars": local, "children": {
+        "kvm_hosts": {"hosts": {"kvm-a": {"hvlab_guests": [GOOD]}}},
+        "xen_hosts": {"hosts": {"xen-b": {"hvlab_guests": [{**GOOD, "memory_mib": 512}]}}},
+    }}}))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory),
+         str(ROOT / "playbooks" / "guests.yml")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "hvlab_guests differs between hosts" in out
+    assert "TASK [guest_image" not in result.stdout
