@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark the main job: `hvlab up` on a fresh virtual lab, wall time per stage.
 
-Tears the virtual lab down (`hvlab down`), then runs `hvlab up` and prints the time of
-booting the lab machines, of every stage (play) from the results directory's stages.json,
-of the report, and the total against the goal of 25 minutes on a 2-core machine. Under
-TCG every figure is emulated. The lab is left up for a look at the guests unless --down.
+Tears the virtual lab down (`hvlab down`), boots it (`hvlab vlab up`, what `hvlab up` does
+first when the lab is down), then runs `hvlab up` and prints the time of booting the lab
+machines, of every stage (play) from the results directory's stages.json, of the rest of
+`hvlab up` (starting ansible, writing the report), and the total against the goal of 25
+minutes on a 2-core machine. Under TCG every figure is emulated. The lab is left up for a
+look at the guests unless --down.
 
 Usage: .venv/bin/python benchmarks/hvlab_up.py [--repeats N] [--down]
 """
@@ -36,7 +38,9 @@ def main() -> int:
     if args.repeats is not None:
         cmd += ["--repeats", str(args.repeats)]
     start = time.monotonic()
-    done = subprocess.run(cmd)
+    booted = subprocess.run([hvlab, "vlab", "up"])
+    boot = time.monotonic() - start
+    done = subprocess.run(cmd) if booted.returncode == 0 else booted
     total = time.monotonic() - start
     if done.returncode != 0:
         print(f"hvlab up failed (exit {done.returncode}) after {total:.0f} s", file=sys.stderr)
@@ -47,9 +51,10 @@ def main() -> int:
     print()
     print("| stage | wall time |")
     print("|---|---|")
-    print(f"| boot the lab machines, then report | {total - played:.0f} s |")
+    print(f"| boot the lab machines (hvlab vlab up) | {boot:.0f} s |")
     for stage in stages:
         print(f"| {stage['stage']} | {float(stage['seconds']):.0f} s |")
+    print(f"| the rest of hvlab up (ansible start-up, report) | {total - boot - played:.0f} s |")
     verdict = "meets" if total <= GOAL_S else "misses"
     print(f"\ntotal {total / 60:.1f} min ({verdict} the {GOAL_S // 60} min goal); report in {results}")
     if args.down:
