@@ -47,6 +47,8 @@ def host_probe(stack: str, guest: str = "g1", *, emulated: bool = True) -> dict[
     data: dict[str, Any] = {
         "kernel": "6.1.0-28-amd64", "cpu_model": "AMD EPYC-Milan Processor (QEMU TCG)", "governor": None,
         "emulated": emulated, "virtualization": "qemu" if emulated else "none",
+        "platform": {"vendor": "QEMU", "product": "Standard PC (Q35 + ICH9, 2009)", "in_vm": True} if emulated
+        else {"vendor": "Dell Inc.", "product": "PowerEdge R650", "in_vm": False},
     }
     if stack == "kvm":
         data |= {

@@ -95,6 +95,33 @@ def test_linux_file_parsers(probe: ModuleType) -> None:
     assert probe.sched_policy("prio : 120\n") is None
 
 
+@pytest.mark.parametrize(("vendor", "product", "in_vm"), [
+    ("QEMU", "Standard PC (Q35 + ICH9, 2009)", True),
+    ("Dell Inc.", "PowerEdge R650", False),
+    ("Microsoft Corporation", "Virtual Machine", True),
+    ("Microsoft Corporation", "Surface Laptop 5", False),
+    ("Amazon EC2", "m6i.large", True),
+    ("Amazon EC2", "m6i.metal", False),
+    (None, None, None),
+])
+def test_platform_from_dmi(probe: ModuleType, tmp_path: Path, vendor: str | None, product: str | None,
+                           in_vm: bool | None) -> None:
+    dmi = tmp_path / "class" / "dmi" / "id"
+    dmi.mkdir(parents=True)
+    for name, text in (("sys_vendor", vendor), ("product_name", product)):
+        if text is not None:
+            (dmi / name).write_text(text + "\n")
+    assert probe.platform(tmp_path) == {"vendor": vendor, "product": product, "in_vm": in_vm}
+
+
+def test_xenpm_governor(probe: ModuleType) -> None:
+    text = ("cpu id               : 0\naffected_cpus        : 0\nscaling_driver       : acpi-cpufreq\n"
+            "scaling_avail_gov    : userspace performance powersave ondemand\n"
+            "current_governor     : ondemand\n  ondemand specific  :\n")
+    assert probe.parse_xenpm_governor(text) == "ondemand"
+    assert probe.parse_xenpm_governor("failed to get cpufreq parameter\n") is None
+
+
 def test_cgroup_path(probe: ModuleType) -> None:
     v2 = (FIXTURES / "proc" / "2817" / "cgroup").read_text()
     assert probe.cgroup_path(v2) == "/machine.slice/machine-qemu\\x2d1\\x2dweb1.scope/libvirt/emulator"
@@ -259,6 +286,18 @@ def test_xen_host_probe(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin:
     assert [p["xen_domid"] for p in data["qemu_processes"]] == [None, 1]
     assert "ksm" not in data
     assert data["errors"] == []
+
+
+def test_xen_host_governor_comes_from_xen(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin: Path) -> None:
+    """Dom0 has no cpufreq directory: the governor is Xen's, from xenpm; without xenpm, none and no error."""
+    fake_xl(fake_bin)
+    script(fake_bin, "systemd-detect-virt", "echo xen")
+    script(fake_bin, "xenpm", 'printf "cpu id : 0\\ncurrent_governor     : performance\\n"')
+    data = probe.collect(args("xen"), proc_root=proc, sys_root=tmp_path)
+    assert (data["governor"], data["xen_governor"]) == ("performance", "performance")
+    (fake_bin / "xenpm").unlink()
+    data = probe.collect(args("xen"), proc_root=proc, sys_root=tmp_path)
+    assert (data["governor"], data["xen_governor"], data["errors"]) == (None, None, [])
 
 
 def test_xen_probe_without_xl(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin: Path) -> None:

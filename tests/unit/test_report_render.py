@@ -216,3 +216,10 @@ def test_probes_without_data_show_dashes(tmp_path: Path) -> None:
     assert '<td>kvm1</td><td class="kvm">KVM</td><td class="long">—</td>' in section(html, "probes")
     assert "<td>kvm1</td><td>—</td><td>— → —</td><td>— → —</td><td>—</td>" in section(html, "probes")
     assert section(html, "problems").count("<li>") == 0
+
+
+def test_the_hosts_table_says_which_host_is_itself_a_vm(tmp_path: Path) -> None:
+    probes = section(html_of(write_results(tmp_path)), "probes")
+    assert "itself a VM" in probes and "QEMU Standard PC (Q35 + ICH9, 2009)" in probes
+    hardware = section(html_of(write_results(tmp_path / "hw", emulated=False)), "probes")
+    assert "Dell Inc. PowerEdge R650" in hardware and '<td class="emulated">yes</td>' not in hardware

@@ -329,6 +329,40 @@ def _bool_flag(value: str | None) -> bool | None:
     return value.strip().lower() in ("true", "yes", "1")
 
 
+# DMI system vendors of virtual machines: a host that reports one is itself a guest
+# (nested, or emulated), whatever systemd-detect-virt says (in Dom0 it says "xen").
+VM_VENDORS = ("QEMU", "VMware, Inc.", "innotek GmbH", "Xen", "Parallels Software International Inc.",
+              "Microsoft Corporation", "Red Hat", "Google", "Amazon EC2", "OpenStack Foundation")
+
+
+def platform(sys_root: Path) -> dict[str, Any]:
+    """The machine as its firmware names it (DMI), and whether that is a virtual machine.
+
+    Hyper-V and Amazon name bare-metal machines with the same vendors as their VMs, so
+    for those only the product name ("Virtual Machine", or an EC2 instance type without
+    ".metal") decides.
+    """
+    dmi = sys_root / "class" / "dmi" / "id"
+    vendor, product = read_text(dmi / "sys_vendor"), read_text(dmi / "product_name")
+    in_vm: bool | None = None
+    if vendor is not None:
+        in_vm = vendor in VM_VENDORS
+        if vendor == "Microsoft Corporation":
+            in_vm = product == "Virtual Machine"
+        elif vendor == "Amazon EC2":
+            in_vm = not (product or "").endswith(".metal")
+    return {"vendor": vendor, "product": product, "in_vm": in_vm}
+
+
+def parse_xenpm_governor(text: str) -> str | None:
+    """CPU 0's cpufreq governor from `xenpm get-cpufreq-para 0`: Xen, not Dom0, scales the CPUs."""
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("current_governor", "scaling_governor") and value.strip():
+            return value.strip().split()[0]
+    return None
+
+
 def collect_common(args: argparse.Namespace, errors: list[str], proc_root: Path, sys_root: Path) -> dict[str, Any]:
     virt = run(["systemd-detect-virt"], errors, ok_codes=(0, 1))
     return {
@@ -337,6 +371,7 @@ def collect_common(args: argparse.Namespace, errors: list[str], proc_root: Path,
         "governor": read_text(sys_root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq" / "scaling_governor"),
         "emulated": _bool_flag(args.emulated),
         "virtualization": (virt.strip() or "none") if virt is not None else None,
+        "platform": platform(sys_root),
     }
 
 
@@ -374,6 +409,10 @@ def collect_xen(errors: list[str], proc_root: Path) -> dict[str, Any]:
     data["guest_disk_cache"] = {d["name"]: d["disk_cache_mode"] for d in data["domains"] or [] if d["name"]}
     # Device models and qdisk backends serving the guests' disks run as QEMU in Dom0.
     data["qemu_processes"] = qemu_processes(proc_root)
+    # Dom0 has no cpufreq of its own; Xen's governor is asked for. Without cpufreq (a
+    # virtual machine, or a BIOS that keeps it) xenpm fails: no governor, not an error.
+    xenpm = run(["xenpm", "get-cpufreq-para", "0"], [])
+    data["xen_governor"] = parse_xenpm_governor(xenpm) if xenpm is not None else None
     return data
 
 
@@ -384,6 +423,7 @@ def collect(args: argparse.Namespace, proc_root: Path = Path("/proc"), sys_root:
         data.update(collect_kvm(args, errors, proc_root, sys_root))
     else:
         data.update(collect_xen(errors, proc_root))
+        data["governor"] = data["governor"] or data["xen_governor"]
     data["errors"] = errors
     return data
 

@@ -41,17 +41,22 @@ def _records(raw: Any) -> list[Mapping[str, Any]]:
 
 
 def hosts_section(results: Results) -> Section:
-    table = Table(cells("host", "stack", "CPU model", "host kernel", "CPU governor", "emulated",
-                        "virtualized by", "collected"))
+    table = Table(cells("host", "stack", "CPU model", "machine (DMI)", "host kernel", "CPU governor", "emulated",
+                        "itself a VM", "virtualized by", "collected"))
     for host in results.hosts:
         emulated = host.data.get("emulated")
+        in_vm = fmt.dig(host.data, "platform", "in_vm")
+        machine = " ".join(str(part) for part in (fmt.dig(host.data, "platform", "vendor"),
+                                                   fmt.dig(host.data, "platform", "product")) if part)
         table.rows.append((Cell(host.name), Cell(STACK_LABELS[host.stack], host.stack),
-                           _long(host.data.get("cpu_model")), _cell(host.data.get("kernel")),
+                           _long(host.data.get("cpu_model")), _long(machine or None), _cell(host.data.get("kernel")),
                            _cell(fmt.nullable(host.data, "governor", "none")),
                            Cell(fmt.value(emulated), "emulated" if emulated else ""),
+                           Cell(fmt.value(in_vm), "emulated" if in_vm else ""),
                            _cell(host.data.get("virtualization")), _long(host.collected)))
     return Section("Hosts", "Where each stack ran. An emulated host (QEMU TCG) runs the real software "
-                   "at a fraction of a hardware host's speed.", table)
+                   "at a fraction of a hardware host's speed; a host that is itself a VM (its firmware "
+                   "names a hypervisor's machine) runs its guests nested.", table)
 
 
 def kvm_sections(hosts: list[Probe]) -> list[Section]:
