@@ -55,6 +55,7 @@ def host_probe(stack: str, guest: str = "g1", *, emulated: bool = True) -> dict[
             "ksm": {"before": {"run": 1, "pages_shared": 0, "pages_sharing": 0},
                     "after": {"run": 1, "pages_shared": 120, "pages_sharing": 900}},
             "thp_enabled": "madvise",
+            "guest_vcpu_affinity": {guest: ["0-1"]},
             "guest_processes": [{"guest": guest, "pid": 1234, "comm": "qemu-system-x86", "sched_policy": "SCHED_OTHER",
                                  "cgroup": f"/machine.slice/machine-qemu\\x2d1\\x2d{guest}.scope/libvirt/emulator",
                                  "rss_kib": 402112, "anon_huge_kib": 12288}],
@@ -65,6 +66,7 @@ def host_probe(stack: str, guest: str = "g1", *, emulated: bool = True) -> dict[
                         "free_memory": 1800, "nr_cpus": 2, "sharing_freed_memory": 0, "sharing_used_memory": 0},
             "dom0": {"memory_mib": 1024, "vcpus": 2, "dom0_mem_configured": 1024},
             "domains": [{"name": guest, "type": "pvh", "memory_mib": 512, "vcpus": 1}],
+            "guest_vcpu_affinity": {guest: ["0-1"]},
         }
     return {"schema": "hvlab.probe/1", "kind": "host", "stack": stack, "name": HOSTS[stack],
             "collected": "2025-01-10T09:58:00+00:00", "data": data}

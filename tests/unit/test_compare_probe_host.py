@@ -53,6 +53,7 @@ def fake_xl(bin_dir: Path) -> None:
   info) /bin/cat {FIXTURES / "xl_info.txt"} ;;
   list) /bin/cat {FIXTURES / "xl_list.txt"} ;;
   "list -l") /bin/cat {FIXTURES / "xl_list_long.json"} ;;
+  vcpu-list) /bin/cat {FIXTURES / "xl_vcpu_list.txt"} ;;
   *) echo "unexpected xl $*" >&2; exit 2 ;;
 esac""")
 
@@ -205,6 +206,19 @@ def test_dom0_mem_from_the_xen_command_line(probe: ModuleType, cmdline: str | No
     assert probe.dom0_mem_configured_mib(cmdline) == mib
 
 
+@pytest.mark.parametrize(("text", "nr_cpus", "canonical"), [
+    ("0-1", None, "0-1"), ("1,0", None, "0-1"), ("0-2,4,5", None, "0-2,4-5"), ("3", None, "3"),
+    ("all", 2, "0-1"), ("all", None, None), ("x-1", 2, None), ("", 2, None),
+])
+def test_cpu_lists_compare_as_text(probe: ModuleType, text: str, nr_cpus: int | None, canonical: str | None) -> None:
+    assert probe.parse_cpu_list(text, nr_cpus) == canonical
+
+
+def test_xl_vcpu_list(probe: ModuleType) -> None:
+    text = (FIXTURES / "xl_vcpu_list.txt").read_text()
+    assert probe.parse_xl_vcpu_list(text, 2) == {"web1": ["0-1", "0-1"], "db1": ["1"]}
+
+
 def test_xl_list_long_is_an_array(probe: ModuleType) -> None:
     domains = probe.parse_xl_list_long((FIXTURES / "xl_list_long.json").read_text())
     assert [(d["name"], d["domid"], d["type"], d["memory_mib"], d["vcpus"]) for d in domains] == [
@@ -270,6 +284,7 @@ def test_kvm_host_probe(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin:
     assert [p["guest"] for p in data["guest_processes"]] == ["web1", "web1"]
     assert data["guest_processes"][0]["disk_cache"] == "none"
     assert data["guest_disk_cache"] == {"web1": "none"}
+    assert data["guest_vcpu_affinity"] == {"web1": ["0", "1"]}
     assert data["errors"] == []
 
 
@@ -283,6 +298,7 @@ def test_xen_host_probe(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin:
     assert data["dom0"] == {"memory_mib": 1024, "vcpus": 1, "dom0_mem_configured": 1024}
     assert [d["name"] for d in data["domains"]] == ["web1", "db1"]
     assert data["guest_disk_cache"] == {"web1": "none", "db1": "writeback"}
+    assert data["guest_vcpu_affinity"] == {"web1": ["0-1", "0-1"], "db1": ["1"]}
     assert [p["xen_domid"] for p in data["qemu_processes"]] == [None, 1]
     assert "ksm" not in data
     assert data["errors"] == []
@@ -307,7 +323,7 @@ def test_xen_probe_without_xl(probe: ModuleType, proc: Path, tmp_path: Path, fak
     assert data["emulated"] is None
     assert data["virtualization"] is None
     assert data["governor"] is None
-    assert len(data["errors"]) == 4  # systemd-detect-virt and three xl commands
+    assert len(data["errors"]) == 5  # systemd-detect-virt and four xl commands
 
 
 def test_xl_failure_is_an_error_entry(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin: Path) -> None:

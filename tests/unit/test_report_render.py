@@ -223,3 +223,14 @@ def test_the_hosts_table_says_which_host_is_itself_a_vm(tmp_path: Path) -> None:
     assert "itself a VM" in probes and "QEMU Standard PC (Q35 + ICH9, 2009)" in probes
     hardware = section(html_of(write_results(tmp_path / "hw", emulated=False)), "probes")
     assert "Dell Inc. PowerEdge R650" in hardware and '<td class="emulated">yes</td>' not in hardware
+
+
+def test_vcpu_affinity_as_the_hosts_see_it_is_compared(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    same = fairness_row(html_of(tmp_path), "vCPU affinity seen by the host")
+    assert same.count("vCPU 0: 0-1") == 2 and 'class="differs"' not in same
+    host = host_probe("xen")
+    host["data"]["guest_vcpu_affinity"] = {"g1": ["1"]}
+    write_json(tmp_path / "probes" / "host__xen1.json", host)
+    row = fairness_row(html_of(tmp_path), "vCPU affinity seen by the host")
+    assert "vCPU 0: 1<" in row and row.count('class="differs"') == 2

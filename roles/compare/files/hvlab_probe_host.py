@@ -288,6 +288,46 @@ def xen_disk_cache_mode(disk: dict[str, Any]) -> str | None:
     return "none" if disk.get("direct_io_safe") is True else "writeback"
 
 
+def cpu_list(cpus: set[int]) -> str:
+    """A set of CPUs as Linux writes it (Cpus_allowed_list): "0-3,6"."""
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and runs[-1][1] == cpu - 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)
+
+
+def parse_cpu_list(text: str, nr_cpus: int | None) -> str | None:
+    """A CPU list (`0-1,3`) or Xen's `all` in one canonical form, so both stacks' pinning compare as text."""
+    text = text.strip()
+    if text == "all":
+        return cpu_list(set(range(nr_cpus))) if nr_cpus else None
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            return None
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpu_list(cpus)
+
+
+def parse_xl_vcpu_list(text: str, nr_cpus: int | None) -> dict[str, list[str | None]]:
+    """Domain name -> the hard affinity of each vCPU, from `xl vcpu-list` (Domain-0 left out).
+
+    Rows are `Name ID VCPU CPU State Time(s) Hard / Soft`; the header has no numeric ID.
+    """
+    affinity: dict[str, list[str | None]] = {}
+    for line in text.splitlines():
+        head, slash, _soft = line.rpartition("/")
+        fields = head.split()
+        if not slash or len(fields) < 7 or not fields[1].isdigit() or fields[0] == "Domain-0":
+            continue
+        affinity.setdefault(fields[0], []).append(parse_cpu_list(fields[-1], nr_cpus))
+    return affinity
+
+
 def parse_xl_list_long(text: str) -> list[dict[str, Any]]:
     """Domains of `xl list -l`: a JSON array of {"domid", "config": {"c_info", "b_info", "disks", ...}}.
 
@@ -387,6 +427,11 @@ def collect_kvm(args: argparse.Namespace, errors: list[str], proc_root: Path, sy
         "guest_processes": processes,
         # guest name -> disk cache mode, the same key on both stacks for the guest probes.
         "guest_disk_cache": {p["guest"]: p["disk_cache"] for p in processes if p["guest"]},
+        # guest name -> the host CPUs each vCPU thread may run on (its pinning), as on Xen.
+        "guest_vcpu_affinity": {
+            p["guest"]: [parse_cpu_list(t["cpus_allowed"], None) if t["cpus_allowed"] else None
+                         for t in p["vcpu_threads"]]  # in thread order: vCPU 0 first
+            for p in processes if p["guest"] and p["vcpu_threads"]},
     }
 
 
@@ -407,6 +452,9 @@ def collect_xen(errors: list[str], proc_root: Path) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             errors.append(f"xl list -l: not JSON: {exc}")
     data["guest_disk_cache"] = {d["name"]: d["disk_cache_mode"] for d in data["domains"] or [] if d["name"]}
+    vcpus = run(["xl", "vcpu-list"], errors)
+    nr_cpus = (data["xl_info"] or {}).get("nr_cpus")
+    data["guest_vcpu_affinity"] = parse_xl_vcpu_list(vcpus, nr_cpus) if vcpus is not None else {}
     # Device models and qdisk backends serving the guests' disks run as QEMU in Dom0.
     data["qemu_processes"] = qemu_processes(proc_root)
     # Dom0 has no cpufreq of its own; Xen's governor is asked for. Without cpufreq (a

@@ -76,6 +76,14 @@ def _dom0_mem(column: Column) -> Any:
     return f"{fmt.value(actual)} MiB (dom0_mem {fmt.value(configured)})"
 
 
+def _affinity(column: Column) -> Any:
+    """The host CPUs each vCPU may run on, as the host reports them (pinning as applied)."""
+    seen = fmt.dig(column.host.data if column.host else {}, "guest_vcpu_affinity", column.guest)
+    if not isinstance(seen, list) or not seen:
+        return None
+    return ", ".join(f"vCPU {index}: {fmt.value(cpus)}" for index, cpus in enumerate(seen))
+
+
 def _xen_type(column: Column) -> Any:
     if column.stack != "xen":
         return f"{NOT_APPLICABLE} (KVM)"
@@ -94,6 +102,7 @@ ROWS = (
     Row("clocksource", lambda c: c.data.get("clocksource"), "pv"),
     Row("disk cache mode", lambda c: c.data.get("disk_cache_mode"), "same"),
     Row("CPU pinning", lambda c: fmt.nullable(c.data, "cpu_pinning", "none"), "same"),
+    Row("vCPU affinity seen by the host", _affinity, "same"),
     Row("host CPU governor", lambda c: fmt.nullable(c.host.data, "governor", "none") if c.host else None, "same"),
     Row("Dom0 memory (Xen host)", _dom0_mem, "info"),
     Row("Xen guest type", _xen_type, "info"),
