@@ -6,6 +6,7 @@ traceback, because Ansible keeps the record of every run.
 """
 
 import json
+import os
 import stat
 from pathlib import Path
 from types import ModuleType
@@ -257,7 +258,7 @@ def test_internal_error_still_gives_a_record(workload: ModuleType, fake_bin: Pat
 
 def test_every_workload_has_a_profile_entry(workload: ModuleType) -> None:
     assert set(workload.WORKLOADS) == {"cpu", "memory", "disk_randread_4k", "disk_randwrite_4k",
-                                       "disk_seqread_1m", "disk_seqwrite_1m", "network"}
+                                       "disk_seqread_1m", "disk_seqwrite_1m", "network", "kernel_compile"}
     assert set(workload.FIO_JOBS) == {name for name in workload.WORKLOADS if name.startswith("disk_")}
     for profile in workload.PROFILES.values():
         assert profile["time_s"] > 0 and profile["timeout_s"] > profile["fio_runtime_s"]
@@ -269,3 +270,58 @@ def test_unknown_workload_is_a_usage_error(workload: ModuleType) -> None:
         workload.parse_args(["boot", "--stack", "kvm", "--host", "h", "--guest", "g", "--repeat", "1",
                              "--sequence", "1"])
     assert exc.value.code == 2
+
+
+@pytest.fixture
+def kernel_tools(workload: ModuleType, fake_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Debian's linux-source tarball (empty), and tar, make and gcc stand-ins that log their arguments."""
+    sources = tmp_path / "usr-src"
+    sources.mkdir()
+    (sources / "linux-source-6.1.tar.xz").write_bytes(b"")
+    monkeypatch.setattr(workload, "KERNEL_SOURCES", sources)
+    log = tmp_path / "calls.log"
+    scripts = {
+        "tar": f'echo "tar $*" >> {log}; /bin/mkdir -p "$4/linux-source-6.1" && : > "$4/linux-source-6.1/Makefile"',
+        "make": f'echo "make $*" >> {log}',
+        "gcc": "echo 12.2.0",
+    }
+    for name, body in scripts.items():
+        path = fake_bin / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    return log
+
+
+def test_kernel_compile_times_the_build_only(workload: ModuleType, kernel_tools: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    workdir = tmp_path / "work"
+    record = run_main(workload, capsys, "kernel_compile", "--workdir", str(workdir))
+    assert (record["status"], record["metric"], record["unit"], record["higher_is_better"]) == (
+        "ok", "build_time", "s", False)
+    assert record["value"] >= 0 and record["tool"] == "gcc 12.2.0"
+    assert record["parameters"] == {"profile": "quick", "source": "linux-source-6.1.tar.xz", "config": "tinyconfig",
+                                    "jobs": os.cpu_count(), "target": "vmlinux"}
+    tree = workdir / "kernel" / "linux-source-6.1"
+    assert kernel_tools.read_text().splitlines() == [
+        f"tar -xf {tmp_path / 'usr-src' / 'linux-source-6.1.tar.xz'} -C {workdir / 'kernel'}",
+        f"make -C {tree} -s mrproper", f"make -C {tree} -s tinyconfig", f"make -C {tree} -s -j{os.cpu_count()} vmlinux"]
+    # The next repeat builds the unpacked tree again, from clean, without unpacking it.
+    run_main(workload, capsys, "kernel_compile", "--workdir", str(workdir), "--profile", "full")
+    calls = kernel_tools.read_text().splitlines()
+    assert [c for c in calls if c.startswith("tar")] == calls[:1]
+    assert calls[-2:] == [f"make -C {tree} -s defconfig", f"make -C {tree} -s -j{os.cpu_count()} vmlinux"]
+
+
+def test_kernel_compile_without_sources_is_a_failed_record(workload: ModuleType, kernel_tools: Path,
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "usr-src" / "linux-source-6.1.tar.xz").unlink()
+    record = run_main(workload, capsys, "kernel_compile", "--workdir", str(tmp_path / "work"))
+    assert record["status"] == "failed" and "install linux-source" in record["error"]
+
+
+def test_a_failed_build_is_a_failed_record(workload: ModuleType, kernel_tools: Path, fake_bin: Path,
+                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (fake_bin / "make").write_text('#!/bin/sh\ncase "$*" in *vmlinux*) echo "error: ld failed" >&2; exit 2;; esac\n')
+    record = run_main(workload, capsys, "kernel_compile", "--workdir", str(tmp_path / "work"))
+    assert record["status"] == "failed" and record["value"] is None
+    assert "make exited with 2: error: ld failed" in record["error"]

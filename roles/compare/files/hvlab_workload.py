@@ -47,6 +47,7 @@ WORKLOADS: dict[str, Workload] = {
     "disk_seqread_1m": Workload("fio", "bandwidth", "MiB/s"),
     "disk_seqwrite_1m": Workload("fio", "bandwidth", "MiB/s"),
     "network": Workload("iperf3", "throughput", "Mbit/s"),
+    "kernel_compile": Workload("make", "build_time", "s", higher_is_better=False),
 }
 
 # fio job per disk workload: rw mode, block size, queue depth, and whether it reads or writes.
@@ -59,12 +60,16 @@ FIO_JOBS: dict[str, dict[str, Any]] = {
 
 # quick: seconds-long runs for the emulated lab (QEMU TCG); full: sizes for real hardware.
 # timeout_s bounds one tool run (file layout included), so a hung tool becomes a failed record.
+# The kernel build (Debian's linux-source tree) is bounded by kernel_timeout_s instead.
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"time_s": 5, "fio_size": "64M", "fio_runtime_s": 5, "fio_ramp_s": 0,
-              "iperf3_time_s": 3, "iperf3_omit_s": 0, "timeout_s": 300},
+              "iperf3_time_s": 3, "iperf3_omit_s": 0, "timeout_s": 300,
+              "kernel_config": "tinyconfig", "kernel_timeout_s": 7200},
     "full": {"time_s": 30, "fio_size": "4G", "fio_runtime_s": 30, "fio_ramp_s": 5,
-             "iperf3_time_s": 30, "iperf3_omit_s": 2, "timeout_s": 1200},
+             "iperf3_time_s": 30, "iperf3_omit_s": 2, "timeout_s": 1200,
+             "kernel_config": "defconfig", "kernel_timeout_s": 7200},
 }
+KERNEL_SOURCES = Path("/usr/src")
 
 IPERF3_CONNECT_ATTEMPTS = 5
 
@@ -264,6 +269,8 @@ class Runner:
             return self._sysbench("memory", options, parse_sysbench_memory)
         if self.workload in FIO_JOBS:
             return self._fio(FIO_JOBS[self.workload])
+        if self.workload == "kernel_compile":
+            return self._kernel_compile()
         return self._iperf3()
 
     def _sysbench(self, test: str, options: list[str], parse: Any) -> Outcome:
@@ -311,6 +318,42 @@ class Runner:
         value, extra = parse_fio(proc.stdout, job["direction"], self.spec.metric)
         self.extra.update(extra)
         return Outcome(value, self.tool, self.parameters, self.extra)
+
+    def _kernel_compile(self) -> Outcome:
+        """Seconds of `make -jN vmlinux` on Debian's kernel source, configured by the profile.
+
+        The tree is unpacked once (the first repeat) and cleaned before every build, so only
+        the compile is timed; unpacking and configuring are not part of the figure.
+        """
+        tarballs = sorted(KERNEL_SOURCES.glob("linux-source-*.tar.xz"))
+        if not tarballs:
+            raise ToolError(f"no {KERNEL_SOURCES}/linux-source-*.tar.xz: install linux-source "
+                            "(compare_kernel_compile: true installs it)")
+        tarball = tarballs[-1]
+        tree = self.workdir / "kernel" / tarball.name.removesuffix(".tar.xz")
+        jobs = os.cpu_count() or 1
+        limit = self.profile["kernel_timeout_s"]
+        self.parameters = {"source": tarball.name, "config": self.profile["kernel_config"], "jobs": jobs,
+                           "target": "vmlinux"}
+        if not (tree / "Makefile").exists():
+            tree.parent.mkdir(parents=True, exist_ok=True)
+            self._checked(["tar", "-xf", str(tarball), "-C", str(tree.parent)], limit)
+        self._checked(["make", "-C", str(tree), "-s", "mrproper"], limit)
+        self._checked(["make", "-C", str(tree), "-s", self.profile["kernel_config"]], limit)
+        argv = ["make", "-C", str(tree), "-s", f"-j{jobs}", "vmlinux"]
+        self.extra["command"] = argv
+        compiler = run_tool(["gcc", "-dumpfullversion"], 60)
+        self.tool = f"gcc {compiler.stdout.strip()}" if compiler.returncode == 0 else "gcc"
+        start = time.monotonic()
+        self._checked(argv, limit)
+        return Outcome(round(time.monotonic() - start, 3), self.tool, self.parameters, self.extra)
+
+    @staticmethod
+    def _checked(argv: list[str], timeout_s: int) -> subprocess.CompletedProcess[str]:
+        proc = run_tool(argv, timeout_s)
+        if proc.returncode != 0:
+            raise _failed_exit(argv, proc)
+        return proc
 
     def _iperf3(self) -> Outcome:
         self.parameters = {"server": self.server, "port": self.port, "time_s": self.profile["iperf3_time_s"],
