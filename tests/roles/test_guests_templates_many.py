@@ -1,0 +1,73 @@
+"""The guests role's list templates (plan.j2, deployed.j2) with several guests, through real Ansible.
+
+Ansible's template lookup trims the newline after a block tag (trim_blocks), which once
+joined YAML list items on one line as soon as a host had two guests: the lookups are run
+here with three guests by ansible-playbook on localhost, and their parsed output checked.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from role_runner import ROOT
+
+TEMPLATES = ROOT / "roles" / "guests" / "templates"
+GUESTS = [{"name": f"g{i}", "vcpus": 1, "memory_mib": 256, "disk_gib": 4, "xen_type": "pvh", "cpu_pinning": None,
+           "network": None} for i in range(1, 4)]
+
+PLAY = f"""
+- name: Render the guests role's list templates
+  hosts: localhost
+  gather_facts: false
+  vars:
+    __guests_stack: xen
+    __guests: {json.dumps(GUESTS)}
+    __guests_net_cidr: 10.77.0.0/24
+    __guests_net_gateway: 10.77.0.1
+    guests_address_offset: 10
+    guests_dir: /var/lib/hvlab/guests
+    guests_user: hvlab
+    __guests_key: /keys/id
+    __guests_jump: "ssh -W %h:%p host"
+    __guests_started_now: [g1, g3]
+    __guests_started_at: 1000.0
+    __guests_wait_from: 1004.0
+    __guests_ssh_waits:
+      results: [{{elapsed: 20}}, {{elapsed: 2}}, {{elapsed: 3}}]
+  tasks:
+    - name: Plan
+      ansible.builtin.set_fact:
+        __guests_plan: "{{{{ lookup('ansible.builtin.template', '{TEMPLATES / 'plan.j2'}') | from_yaml }}}}"
+    - name: Describe
+      ansible.builtin.set_fact:
+        deployed: "{{{{ lookup('ansible.builtin.template', '{TEMPLATES / 'deployed.j2'}') | from_yaml }}}}"
+    - name: Write what they gave
+      ansible.builtin.copy:
+        content: "{{{{ {{'plan': __guests_plan, 'deployed': deployed}} | to_json }}}}"
+        dest: "{{{{ out }}}}"
+        mode: "0644"
+"""
+
+
+def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Path) -> None:
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
+         "-e", f"out={tmp_path / 'out.json'}", "-e", f"ansible_python_interpreter={sys.executable}", str(play)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+             "ANSIBLE_STDOUT_CALLBACK": "default", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    shown = json.loads((tmp_path / "out.json").read_text())
+    plan, deployed = shown["plan"], shown["deployed"]
+    assert [(p["name"], p["address"], p["dir"]) for p in plan] == [
+        (f"g{i}", f"10.77.0.{9 + i}", f"/var/lib/hvlab/guests/g{i}") for i in range(1, 4)]
+    assert len({p["mac"] for p in plan}) == 3 and all(p["mac"].startswith("00:16:3e:") for p in plan)
+    assert [(d["inventory_name"], d["group"], d["vars"]["ansible_host"]) for d in deployed] == [
+        (f"localhost-g{i}", "xen_guests", f"10.77.0.{9 + i}") for i in range(1, 4)]
+    # Boot time of a guest started now: SSH wait start - start + the waits up to and including its own.
+    assert [d["vars"].get("hvlab_guest_boot_seconds") for d in deployed] == [24.0, None, 29.0]
+    assert deployed[0]["vars"]["hvlab_guest_spec"] == GUESTS[0]
