@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from hvlab import paths
+from hvlab import paths, pipeline
 
 GOAL_RATIO = 1.5
 COUNTS = (1, 4)
@@ -29,8 +29,7 @@ COUNTS = (1, 4)
 
 def _playbook(inventory: Path, playbook: str, extra: dict[str, object] | None = None) -> float:
     """Run one playbook, return its wall time; fail loudly (a benchmark of a failure is no figure)."""
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    cmd = [str(ansible), "-i", str(inventory), str(paths.project_root() / "playbooks" / playbook)]
+    cmd = pipeline.playbook_command(inventory, playbook)
     if extra:
         cmd += ["-e", json.dumps(extra)]
     start = time.monotonic()

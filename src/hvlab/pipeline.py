@@ -68,12 +68,17 @@ def results_dir_for(now: datetime | None = None) -> Path:
     return paths.project_root() / "results" / stamp
 
 
+def playbook_command(inventory_path: Path, *playbooks: str) -> list[str]:
+    """ansible-playbook from this venv on the project's playbooks, against inventory_path."""
+    ansible = Path(sys.executable).with_name("ansible-playbook")
+    return [str(ansible), "-i", str(inventory_path),
+            *(str(paths.project_root() / "playbooks" / name) for name in playbooks)]
+
+
 def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], say: Say) -> list[dict[str, object]]:
     """Run site.yml and compare.yml in one ansible-playbook; return the stage times."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    cmd = [str(ansible), "-i", str(inventory_path)]
-    cmd += [str(paths.project_root() / "playbooks" / name) for name in PLAYBOOKS]
+    cmd = playbook_command(inventory_path, *PLAYBOOKS)
     cmd += ["-e", json.dumps({"compare_results_dir": str(results_dir), **extra_vars})]
     log_path = results_dir / "ansible.log"
     say(f"running {' + '.join(PLAYBOOKS)} on {inventory_path}; full log: {log_path}")
@@ -94,10 +99,7 @@ def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], 
 
 def teardown(inventory_path: Path, say: Say) -> None:
     """Run playbooks/teardown.yml on a lab: hvlab's guests and their disks go, nothing else."""
-    ansible = Path(sys.executable).with_name("ansible-playbook")
-    playbook = paths.project_root() / "playbooks" / "teardown.yml"
     say(f"removing hvlab's guests from the hosts of {inventory_path}")
-    done = subprocess.run([str(ansible), "-i", str(inventory_path), str(playbook)], cwd=paths.project_root(),
-                          check=False)
+    done = subprocess.run(playbook_command(inventory_path, "teardown.yml"), cwd=paths.project_root(), check=False)
     if done.returncode != 0:
         raise HvlabError(f"the teardown playbook failed (exit {done.returncode})")
