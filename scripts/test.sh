@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 
-# The end-to-end `lab` scenario (both machines at once, about 75 minutes under TCG under TCG) is
+# The end-to-end `lab` scenario (both machines at once, about 75 minutes under TCG) is
 # run on its own: HVLAB_SCENARIOS=lab ./bootstrap.sh test
 SCENARIOS=(${HVLAB_SCENARIOS:-smoke kvm_host xen_host xen_host_fallback})
 
