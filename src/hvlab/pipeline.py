@@ -83,7 +83,8 @@ def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], 
     log_path = results_dir / "ansible.log"
     say(f"running {' + '.join(PLAYBOOKS)} on {inventory_path}; full log: {log_path}")
     clock = StageClock()
-    with log_path.open("w", encoding="utf-8") as log, subprocess.Popen(
+    # Line-buffered, so `tail -f` on the log follows the run as it goes.
+    with log_path.open("w", encoding="utf-8", buffering=1) as log, subprocess.Popen(
         cmd, cwd=paths.project_root(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         bufsize=1,
     ) as proc:

@@ -221,6 +221,40 @@ def test_network_ok(workload: ModuleType, fake_bin: Path, capsys: pytest.Capture
     assert record["extra"]["attempts"] == 1
 
 
+def test_several_workloads_in_one_call_give_a_record_per_line_in_order(
+        workload: ModuleType, fake_bin: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_tool(fake_bin, "sysbench", stdout_file="sysbench_cpu.txt")
+    fake_tool(fake_bin, "iperf3", stdout_file="iperf3_client.json")
+    argv = ["cpu", "network", "memory", "--stack", "xen", "--host", "xen1", "--guest", "web1", "--repeat", "3",
+            "--sequence", "15", "--server", "10.78.0.1"]
+    assert workload.main(argv) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["workload"], r["sequence"], r["repeat"], r["stack"]) for r in records] == [
+        ("cpu", 15, 3, "xen"), ("network", 16, 3, "xen"), ("memory", 17, 3, "xen")]
+    # memory got sysbench's cpu output: that run alone fails, the others keep their figures.
+    assert [r["status"] for r in records] == ["ok", "ok", "failed"]
+
+
+def test_a_server_that_did_not_start_fails_only_the_network_run(
+        workload: ModuleType, fake_bin: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_tool(fake_bin, "sysbench", stdout_file="sysbench_cpu.txt")
+    fake_tool(fake_bin, "iperf3", stdout_file="iperf3_client.json")
+    argv = ["network", "cpu", "--stack", "kvm", "--host", "kvm1", "--guest", "web1", "--repeat", "1",
+            "--sequence", "1", "--server", "10.77.0.1", "--server-error", "iperf3 server on kvm1: port in use"]
+    assert workload.main(argv) == 0
+    network, cpu = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (network["status"], network["error"], network["value"]) == (
+        "failed", "iperf3 server on kvm1: port in use", None)
+    assert cpu["status"] == "ok"
+
+
+def test_a_workload_named_twice_is_a_usage_error(workload: ModuleType) -> None:
+    with pytest.raises(SystemExit) as exc:
+        workload.parse_args(["cpu", "memory", "cpu", "--stack", "kvm", "--host", "h", "--guest", "g",
+                             "--repeat", "1", "--sequence", "1"])
+    assert exc.value.code == 2
+
+
 def test_network_refused_is_retried_then_failed(workload: ModuleType, fake_bin: Path,
                                                 capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Run one benchmark workload inside a guest and print one run record (JSON) on stdout.
+"""Run benchmark workloads inside a guest, one after another, and print a run record (JSON) per line.
 
 Why this exists: the compare role runs the same workloads on the KVM guests and the Xen
 guests, alternating the order, many times. Each run must leave a self-describing record
@@ -7,6 +7,10 @@ guests, alternating the order, many times. Each run must leave a self-describing
 the report can be built from files alone. A run whose tool fails is data too: it becomes a
 record with status "failed" and the error text, and the script still exits 0 so Ansible
 fetches it instead of aborting the whole comparison. Only a caller's usage error exits 2.
+
+All the workloads of one repeat on one guest run in one call: on an emulated lab, starting
+an Ansible task in a guest costs more than a quick workload, so one call per run would
+spend most of the comparison on Ansible instead of on the workloads.
 
 The parsers are plain functions of the tools' output (sysbench 1.0.20 text, fio 3.33 JSON,
 iperf3 3.12 JSON), unit-tested with real samples. Standard library only: the script is
@@ -364,7 +368,7 @@ class Runner:
         argv = ["iperf3", "-c", self.server, "-p", str(self.port), "-t", str(self.profile["iperf3_time_s"]),
                 "-O", str(self.profile["iperf3_omit_s"]), "--connect-timeout", "5000", "-J"]
         self.extra["command"] = argv
-        # The one-off server on the host is started just before this run; give it a moment.
+        # The one-off server on the host was started just before these runs; give it a moment.
         for attempt in range(1, IPERF3_CONNECT_ATTEMPTS + 1):
             self.extra["attempts"] = attempt
             proc = run_tool(argv, self.profile["timeout_s"])
@@ -392,18 +396,18 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def build_record(args: argparse.Namespace, *, status: str, error: str | None, value: float | None,
-                 tool: str, parameters: dict[str, Any], started: str, duration_s: float,
+def build_record(args: argparse.Namespace, workload: str, sequence: int, *, status: str, error: str | None,
+                 value: float | None, tool: str, parameters: dict[str, Any], started: str, duration_s: float,
                  extra: dict[str, Any]) -> dict[str, Any]:
-    spec = WORKLOADS[args.workload]
+    spec = WORKLOADS[workload]
     return {
         "schema": SCHEMA,
         "stack": args.stack,
         "host": args.host,
         "guest": args.guest,
-        "workload": args.workload,
+        "workload": workload,
         "repeat": args.repeat,
-        "sequence": args.sequence,
+        "sequence": sequence,
         "status": status,
         "error": error,
         "metric": spec.metric,
@@ -418,44 +422,54 @@ def build_record(args: argparse.Namespace, *, status: str, error: str | None, va
     }
 
 
-def run_workload(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the workload and return its record; never raises for a tool's failure."""
+def run_workload(args: argparse.Namespace, workload: str, sequence: int) -> dict[str, Any]:
+    """Run one workload and return its record; never raises for a tool's failure."""
     started = now_iso()
     clock = time.monotonic()
-    runner = Runner(args.workload, args.profile, Path(args.workdir), args.server, args.port)
+    runner = Runner(workload, args.profile, Path(args.workdir), args.server, args.port)
     try:
+        if workload == "network" and args.server_error:
+            raise ToolError(args.server_error)
         outcome = runner.run()
     except ToolError as exc:
-        return build_record(args, status="failed", error=str(exc), value=None, tool=runner.tool,
-                            parameters=runner.parameters, started=started,
+        return build_record(args, workload, sequence, status="failed", error=str(exc), value=None,
+                            tool=runner.tool, parameters=runner.parameters, started=started,
                             duration_s=time.monotonic() - clock, extra=runner.extra)
     except Exception as exc:  # a bug here must still leave a record, not a traceback
-        return build_record(args, status="failed", error=f"internal error: {type(exc).__name__}: {exc}",
-                            value=None, tool=runner.tool, parameters=runner.parameters, started=started,
-                            duration_s=time.monotonic() - clock, extra=runner.extra)
-    return build_record(args, status="ok", error=None, value=outcome.value, tool=outcome.tool,
+        return build_record(args, workload, sequence, status="failed",
+                            error=f"internal error: {type(exc).__name__}: {exc}", value=None, tool=runner.tool,
+                            parameters=runner.parameters, started=started, duration_s=time.monotonic() - clock,
+                            extra=runner.extra)
+    return build_record(args, workload, sequence, status="ok", error=None, value=outcome.value, tool=outcome.tool,
                         parameters=outcome.parameters, started=started, duration_s=time.monotonic() - clock,
                         extra=outcome.extra)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("workloads", nargs="+", choices=sorted(WORKLOADS), metavar="WORKLOAD",
+                        help=f"run in this order; one of {', '.join(sorted(WORKLOADS))}")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--stack", required=True, help="kvm or xen")
     parser.add_argument("--host", required=True, help="inventory name of the guest's hypervisor host")
     parser.add_argument("--guest", required=True, help="inventory name of this guest")
     parser.add_argument("--repeat", type=int, required=True, help="repeat number, from 1")
-    parser.add_argument("--sequence", type=int, required=True, help="position of this run in the whole comparison")
+    parser.add_argument("--sequence", type=int, required=True,
+                        help="position of the first workload's run in the whole comparison (the next ones follow)")
     parser.add_argument("--server", help="iperf3 server address (network workload)")
     parser.add_argument("--port", type=int, default=5201, help="iperf3 server port")
+    parser.add_argument("--server-error", help="why the iperf3 server did not start: the network run fails with it")
     parser.add_argument("--workdir", default="/var/tmp", help="directory for fio's test file (on the guest's disk)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if len(set(args.workloads)) != len(args.workloads):
+        parser.error(f"a workload is named twice: {' '.join(args.workloads)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    print(json.dumps(run_workload(args), sort_keys=False))
+    for offset, workload in enumerate(args.workloads):
+        print(json.dumps(run_workload(args, workload, args.sequence + offset), sort_keys=False), flush=True)
     return 0
 
 
