@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from hvlab import paths, pipeline
+from hvlab.spec import XEN_TYPES
 
 GOAL_RATIO = 1.5
 COUNTS = (1, 4)
@@ -48,7 +49,7 @@ def main() -> int:
     # memory unpacking its 36 MB initramfs ("System is deadlocked on memory") and never answered SSH.
     parser.add_argument("--memory-mib", type=int, default=512, help="memory of each guest (default 512)")
     # pv by default: under QEMU TCG a PVH guest may triple-fault (see inventories/vlab/group_vars).
-    parser.add_argument("--xen-type", choices=("pv", "pvh", "hvm"), default="pv", help="Xen guest type (default pv)")
+    parser.add_argument("--xen-type", choices=XEN_TYPES, default="pv", help="Xen guest type (default pv)")
     parser.add_argument("--keep", action="store_true", help="leave the last deployment running")
     args = parser.parse_args()
 
