@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -28,10 +29,24 @@ from hvlab.spec import XEN_TYPES
 
 GOAL_RATIO = 1.5
 COUNTS = (1, 4)
+# ansible.cfg enables ansible.posix.profile_tasks: after PLAY RECAP it prints one line per task,
+# slowest first ("role : Task name ------ 12.34s"; a long name leaves no dashes), which says
+# where a deploy spends its time.
+_PROFILE_LINE = re.compile(r"^(?P<task>\S.*?) -*\s*(?P<seconds>\d+\.\d\d)s$")
+SLOWEST_SHOWN = 6
 
 
-def _playbook(inventory: Path, playbook: str, extra: dict[str, object] | None = None, limit: str = "") -> float:
-    """Run one playbook, return its wall time; fail loudly (a benchmark of a failure is no figure)."""
+def slowest_tasks(output: str, count: int = SLOWEST_SHOWN) -> list[tuple[str, float]]:
+    """The profile_tasks recap's first lines: the tasks that took longest, as (name, seconds)."""
+    recap = output.rpartition("PLAY RECAP")[2]
+    found = [(m["task"].strip(), float(m["seconds"])) for line in recap.splitlines()
+             if (m := _PROFILE_LINE.match(line.strip()))]
+    return found[:count]
+
+
+def _playbook(inventory: Path, playbook: str, extra: dict[str, object] | None = None,
+              limit: str = "") -> tuple[float, str]:
+    """Run one playbook, return its wall time and output; fail loudly (a benchmark of a failure is no figure)."""
     cmd = pipeline.playbook_command(inventory, playbook)
     if limit:
         cmd += ["--limit", limit]
@@ -43,7 +58,7 @@ def _playbook(inventory: Path, playbook: str, extra: dict[str, object] | None = 
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-2000:])
         raise SystemExit(f"{playbook} failed (exit {result.returncode})")
-    return elapsed
+    return elapsed, result.stdout
 
 
 def main() -> int:
@@ -68,8 +83,10 @@ def main() -> int:
                   for i in range(count)]
         _playbook(args.inventory, "teardown.yml", limit=args.limit)
         print(f"deploying {count} guest(s) per host ...", flush=True)
-        times[count] = _playbook(args.inventory, "guests.yml", {"hvlab_guests": guests}, args.limit)
-        print(f"  {count} guest(s) per host: {times[count]:.1f} s", flush=True)
+        times[count], output = _playbook(args.inventory, "guests.yml", {"hvlab_guests": guests}, args.limit)
+        print(f"  {count} guest(s) per host: {times[count]:.1f} s; slowest tasks:", flush=True)
+        for task, seconds in slowest_tasks(output):
+            print(f"    {seconds:8.1f} s  {task}", flush=True)
     if not args.keep:
         _playbook(args.inventory, "teardown.yml", limit=args.limit)
 
