@@ -59,6 +59,15 @@ options:
       - Seconds to wait for a clean C(xl shutdown) before C(xl destroy).
     type: int
     default: 120
+  paused:
+    description:
+      - V(true) leaves a domain that this task creates paused (C(xl create -p)); the caller
+        runs C(xl unpause) later. Its devices are set up (qdisk backends, hotplug scripts)
+        while no guest vCPU competes with Dom0 for the CPU, and several guests created so
+        can be started at the same moment.
+      - A domain that already exists is left as it is, paused or not.
+    type: bool
+    default: false
 notes:
   - Supports check mode (only C(xl list -l) runs) and diff mode (config changes, state changes).
   - Reads C(xl list -l), which must print JSON (the default; C(output_format="json") in xl.conf).
@@ -77,6 +86,12 @@ EXAMPLES = r"""
     name: web1
     config: /etc/xen/hvlab/web1.cfg
     recreate: true
+
+- name: Create a guest paused (its vCPUs start with `xl unpause web1`)
+  xl_domain:
+    name: web1
+    config: /etc/xen/hvlab/web1.cfg
+    paused: true
 
 - name: Remove the guest (its disk and config file stay)
   xl_domain:
@@ -306,8 +321,8 @@ class Xl:
             raise XlError(f"xl list -l failed (rc={rc}): {err.strip() or out.strip()}")
         return parse_xl_list(out)
 
-    def create(self, config: str) -> None:
-        rc, out, err = self._run([self.xl, "create", config])
+    def create(self, config: str, paused: bool) -> None:
+        rc, out, err = self._run(create_command(self.xl, config, paused))
         if rc != 0:
             raise XlError(f"xl create {config} failed (rc={rc}): {err.strip() or out.strip()}")
 
@@ -323,14 +338,20 @@ class Xl:
             raise XlError(f"domain {name} still exists after xl shutdown and xl destroy")
 
 
-def plan_commands(xl: str, plan: Plan, name: str, config: str | None, timeout: int) -> list[list[str]]:
+def create_command(xl: str, config: str, paused: bool) -> list[str]:
+    """`xl create`, with -p when the domain is to stay paused."""
+    return [xl, "create", "-p", config] if paused else [xl, "create", config]
+
+
+def plan_commands(xl: str, plan: Plan, name: str, config: str | None, timeout: int,
+                  paused: bool) -> list[list[str]]:
     """The commands a plan runs (shown in check mode)."""
     commands: list[list[str]] = []
     for step in plan.steps:
         if step == "stop":
             commands.append(["timeout", str(timeout), xl, "shutdown", "-F", "-w", name])
         elif step == "create" and config is not None:
-            commands.append([xl, "create", config])
+            commands.append(create_command(xl, config, paused))
     return commands
 
 
@@ -341,6 +362,7 @@ def ensure(module: Any) -> dict[str, Any]:
     state: str = params["state"]
     config: str | None = params.get("config")
     timeout: int = params["shutdown_timeout"]
+    paused: bool = params["paused"]
     if not re.fullmatch(NAME_PATTERN, name):
         raise XlError(f"name must be a DNS label matching {NAME_PATTERN}, got {name!r}")
     if state == "running" and not config:
@@ -359,7 +381,8 @@ def ensure(module: Any) -> dict[str, Any]:
             module.warn(f"{config} does not exist yet; cannot compare it with the running domain")
             return {"changed": False, "domid": domains[name], "config_outdated": False, "commands": []}
         module.warn(f"{config} does not exist yet; assuming an earlier task creates it")
-        return {"changed": True, "domid": None, "config_outdated": False, "commands": [[xl.xl, "create", config]]}
+        return {"changed": True, "domid": None, "config_outdated": False,
+                "commands": [create_command(xl.xl, config, paused)]}
 
     plan = decide(
         name=name,
@@ -377,7 +400,7 @@ def ensure(module: Any) -> dict[str, Any]:
         result["diff"] = plan.diff
 
     if module.check_mode:
-        result["commands"] = plan_commands(xl.xl, plan, name, config, timeout)
+        result["commands"] = plan_commands(xl.xl, plan, name, config, timeout, paused)
         result["domid"] = None if "stop" in plan.steps and "create" not in plan.steps else domains.get(name)
         return result
 
@@ -390,7 +413,7 @@ def ensure(module: Any) -> dict[str, Any]:
             # the record still proves the domain is ours, so it can be removed later.
             _write_record(record, config_text)
             try:
-                xl.create(config)
+                xl.create(config, paused)
             except XlError:
                 if name not in xl.domains():
                     _restore_record(record, applied_text)
@@ -418,6 +441,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["running", "stopped", "absent"], "default": "running"},
             "recreate": {"type": "bool", "default": False},
             "shutdown_timeout": {"type": "int", "default": 120},
+            "paused": {"type": "bool", "default": False},
         },
         required_if=[("state", "running", ("config",))],
         supports_check_mode=True,

@@ -61,14 +61,15 @@ class FakeXl:
         if args == ["list", "-l"]:
             return 0, self.list_output if self.list_output is not None else xl_list_json(self.domains), ""
         if args[0] == "create":
+            path = args[-1]
             if self.create_rc:
                 if self.create_leaves_domain:
-                    self.domains[xl_domain.config_name(Path(args[1]).read_text())] = 7
+                    self.domains[xl_domain.config_name(Path(path).read_text())] = 7
                 return self.create_rc, "", "libxl: error: cannot create domain"
-            text = Path(args[1]).read_text()
+            text = Path(path).read_text()
             name = xl_domain.config_name(text)
             self.domains[name] = max(self.domains.values(), default=0) + 1
-            return 0, "", f"Parsing config from {args[1]}\n"
+            return 0, "", f"Parsing config from {path}\n"
         if args[0] == "shutdown":
             if self.shutdown_works:
                 self.domains.pop(args[-1], None)
@@ -85,7 +86,8 @@ class FakeXl:
 
 class FakeModule:
     def __init__(self, xl: FakeXl, *, check_mode: bool = False, diff: bool = True, **params: Any) -> None:
-        self.params = {"config": None, "state": "running", "recreate": False, "shutdown_timeout": 120, **params}
+        self.params = {"config": None, "state": "running", "recreate": False, "shutdown_timeout": 120,
+                       "paused": False, **params}
         self.check_mode = check_mode
         self._diff = diff
         self.run_command = xl
@@ -201,6 +203,30 @@ def test_create_when_absent(config: str) -> None:
     assert result["commands"] == [[XL, "create", config]]
     assert Path(config + ".applied").read_text() == Path(config).read_text()
     assert result["diff"]["after"] == Path(config).read_text()
+
+
+def test_create_paused_passes_p_to_xl(config: str) -> None:
+    xl = FakeXl()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, paused=True))
+    assert result["changed"] is True
+    assert result["domid"] == 1
+    assert xl.mutating_calls() == [[XL, "create", "-p", config]]
+
+
+def test_paused_does_not_touch_a_domain_that_exists(config: str) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, paused=True))
+    assert result["changed"] is False
+    assert xl.mutating_calls() == []
+
+
+def test_check_mode_shows_the_paused_create(config: str) -> None:
+    xl = FakeXl()
+    result = xl_domain.ensure(FakeModule(xl, check_mode=True, name="web1", config=config, paused=True))
+    assert result["commands"] == [[XL, "create", "-p", config]]
+    assert xl.mutating_calls() == []
 
 
 def test_noop_when_running_with_same_config(config: str) -> None:
