@@ -201,12 +201,14 @@ def test_xen_types_and_emulated_host(xen_type: str) -> None:
     assert values["type"] == xen_type
     assert values["cpus"] == ["0", "1"]
     assert values.get("cpuid") == (None if xen_type == "pv" else "host,rdtscp=0")
+    assert values.get("hap") == (None if xen_type == "pv" else 0)
     if xen_type == "hvm":
         assert values["boot"] == "c" and values["vnc"] == 0 and values["serial"] == "pty"
         assert "bootloader" not in values
     else:
         assert values["bootloader"] == "pygrub" and "vnc" not in values
-    assert "cpuid" not in parse_xl(render_xen(spec_entry(xen_type=xen_type), hvlab_host_emulated=False))
+    on_metal = parse_xl(render_xen(spec_entry(xen_type=xen_type), hvlab_host_emulated=False))
+    assert "cpuid" not in on_metal and "hap" not in on_metal
 
 
 def test_xen_direct_kernel_boot_and_seed() -> None:

@@ -61,6 +61,11 @@ def test_local_fact_reports_what_is_in_effect(host):
     assert fact["ksm_run"] == 1
     assert fact["hugepages_total"] == HUGEPAGES
     assert fact["nested"] is True
+    # No hvlab_host_emulated in this scenario, so nested paging stays on, as written in the drop-in.
+    assert fact["nested_paging"] is True
+    assert f"{fact['kvm_module'].removeprefix('kvm_').replace('amd', 'npt').replace('intel', 'ept')}=1" in (
+        host.file("/etc/modprobe.d/hvlab-kvm-nested.conf").content_string
+    )
     assert fact["dev_kvm"] is True
 
 
