@@ -17,6 +17,9 @@ description:
     the domain was created by this module. Domains without that record are never shut down or replaced.
   - Never deletes disks or config files; O(state=absent) removes only the domain and the
     C(.applied) record.
+  - For O(state=stopped) and O(state=absent), and before a recreate, the C(xl create) processes
+    left behind to watch a domain of ours (found by O(config) in their command line) are sent
+    SIGTERM first, so that its C(on_reboot) cannot create the domain again behind the removal.
   - Every command runs as an argument list, never through a shell.
 version_added: "0.1.0"
 author:
@@ -123,7 +126,9 @@ import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import signal  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -265,6 +270,38 @@ def decide(
     return Plan(steps=tuple(steps), diff=diff)
 
 
+def monitor_pids(config: str, proc_root: str = "/proc") -> list[int]:
+    """Pids of the `xl create` processes still watching a domain created from config.
+
+    `xl create` leaves a child behind that carries out the domain's on_reboot/on_crash
+    actions. A guest in a reboot loop is between two domains now and then; a destroy that
+    meets it there finds nothing, and the child then creates the domain once more, after
+    its directory and record are gone, so nothing proves it is ours any longer.
+    """
+    wanted = {config, os.path.realpath(config)}
+    pids: list[int] = []
+    for entry in os.listdir(proc_root):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc_root, entry, "cmdline"), "rb") as handle:
+                argv = handle.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) == "xl" and "create" in argv[1:] and wanted & set(argv[1:]):
+            pids.append(int(entry))
+    return sorted(pids)
+
+
+def _gone(pid: int, proc_root: str) -> bool:
+    """The process has exited (a zombie counts: it acts on nothing any more)."""
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat"), encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def _read(path: str | None) -> str | None:
     if path is None:
         return None
@@ -304,9 +341,10 @@ def _restore_record(path: str, text: str | None) -> None:
 class Xl:
     """The xl commands, run through module.run_command with argument lists."""
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, proc_root: str = "/proc") -> None:
         self.module = module
         self.xl = module.get_bin_path("xl", required=True)
+        self.proc_root = proc_root
         self.commands: list[list[str]] = []
 
     def _run(self, argv: list[str], record: bool = True) -> tuple[int, str, str]:
@@ -326,8 +364,25 @@ class Xl:
         if rc != 0:
             raise XlError(f"xl create {config} failed (rc={rc}): {err.strip() or out.strip()}")
 
-    def stop(self, name: str, timeout: int) -> None:
+    def stop_monitors(self, config: str) -> bool:
+        """End the `xl create` children watching config's domain (see monitor_pids); True if any ran."""
+        pids = monitor_pids(config, self.proc_root)
+        for pid in pids:
+            self.commands.append(["kill", "-TERM", str(pid)])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not all(_gone(pid, self.proc_root) for pid in pids):
+            if time.monotonic() > deadline:
+                raise XlError(f"xl create processes {pids} for {config} did not exit after SIGTERM")
+            time.sleep(0.2)
+        return bool(pids)
+
+    def stop(self, name: str, timeout: int, config: str | None) -> None:
         """Clean shutdown (ACPI fallback for HVM without PV drivers), then destroy if needed."""
+        if config is not None:
+            # Otherwise the domain's on_reboot could bring it back behind the destroy.
+            self.stop_monitors(config)
         # coreutils timeout bounds `xl shutdown -w`, which would otherwise wait forever.
         self._run(["timeout", str(timeout), self.xl, "shutdown", "-F", "-w", name])
         if name in self.domains():
@@ -375,6 +430,16 @@ def ensure(module: Any) -> dict[str, Any]:
     domains = xl.domains()
     config_text = _read(config)
     applied_text = _read(record)
+    monitors_stopped = False
+    if state != "running" and config is not None and applied_text is not None:
+        # A domain of ours between two reboots is not listed, yet its xl create child
+        # would bring it back: end that child first, then look again.
+        if module.check_mode:
+            if monitor_pids(config, xl.proc_root):
+                module.warn(f"xl create processes for {config} are running; they would be stopped")
+        elif xl.stop_monitors(config):
+            monitors_stopped = True
+            domains = xl.domains()
     if state == "running" and config_text is None and module.check_mode:
         # In check mode the template task before us did not write the file: assume it will be there.
         if name in domains:
@@ -395,7 +460,7 @@ def ensure(module: Any) -> dict[str, Any]:
     )
     for warning in plan.warnings:
         module.warn(warning)
-    result: dict[str, Any] = {"changed": plan.changed, "config_outdated": plan.config_outdated}
+    result: dict[str, Any] = {"changed": plan.changed or monitors_stopped, "config_outdated": plan.config_outdated}
     if module._diff and plan.diff:
         result["diff"] = plan.diff
 
@@ -406,7 +471,7 @@ def ensure(module: Any) -> dict[str, Any]:
 
     for step in plan.steps:
         if step == "stop":
-            xl.stop(name, timeout)
+            xl.stop(name, timeout, config)
         elif step == "create":
             assert config is not None and config_text is not None and record is not None
             # The record goes first: if xl (or this module) dies after the domain exists,

@@ -5,6 +5,9 @@ a FakeModule stands in for AnsibleModule and answers run_command from a scripted
 """
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -335,6 +338,67 @@ def test_absent_when_not_present_is_a_noop(config: str) -> None:
     assert xl.mutating_calls() == []
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
     assert result["changed"] is False
+
+
+def start_monitor_lookalike(config: str) -> subprocess.Popen[bytes]:
+    """A real process whose command line is `xl create -p CONFIG`, as xl's monitor child has."""
+    return subprocess.Popen(["xl", "-c", "import time; time.sleep(120)", "create", "-p", config],
+                            executable=sys.executable)
+
+
+@pytest.fixture
+def monitor(config: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_monitor_lookalike(config)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_monitor_pids_finds_only_xl_create_of_that_config(tmp_path: Path, config: str,
+                                                          monitor: subprocess.Popen[bytes]) -> None:
+    other = start_monitor_lookalike(str(tmp_path / "other.cfg"))
+    try:
+        assert xl_domain.monitor_pids(config) == [monitor.pid]
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_absent_ends_the_monitor_of_a_domain_between_two_reboots(config: str,
+                                                                 monitor: subprocess.Popen[bytes]) -> None:
+    # The domain is ours (record written by a create) but not listed right now: its monitor
+    # is about to create it again for on_reboot=restart.
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.domains.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert monitor.wait(timeout=5) == -15, "the monitor got SIGTERM"
+    assert result["changed"] is True
+    assert result["commands"] == [["kill", "-TERM", str(monitor.pid)]]
+    assert not Path(config + ".applied").exists()
+
+
+def test_stop_ends_the_monitor_before_xl_shutdown(config: str, monitor: subprocess.Popen[bytes]) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.calls.clear()
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
+    assert monitor.poll() == -15
+    assert result["commands"][0] == ["kill", "-TERM", str(monitor.pid)]
+    assert result["commands"][1][3:5] == ["shutdown", "-F"]
+
+
+def test_check_mode_and_foreign_domains_leave_monitors_alone(config: str,
+                                                             monitor: subprocess.Popen[bytes]) -> None:
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    checked = FakeModule(xl, check_mode=True, name="web1", config=config, state="absent")
+    xl_domain.ensure(checked)
+    assert any("would be stopped" in warning for warning in checked.warnings)
+    Path(config + ".applied").unlink()
+    xl.domains.clear()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert monitor.poll() is None, "no record, no proof the domain is ours: its monitor lives"
 
 
 def test_foreign_domain_is_never_touched(config: str) -> None:
