@@ -201,7 +201,7 @@ def test_xen_types_and_emulated_host(xen_type: str) -> None:
     assert values["type"] == xen_type
     assert values["cpus"] == ["0", "1"]
     assert values.get("cpuid") == (None if xen_type == "pv" else "host,rdtscp=0")
-    assert values.get("hap") == (None if xen_type == "pv" else 0)
+    assert "hap" not in values, "shadow paging made a PVH boot under TCG too slow to finish"
     if xen_type == "hvm":
         assert values["boot"] == "c" and values["vnc"] == 0 and values["serial"] == "pty"
         assert "bootloader" not in values
