@@ -138,6 +138,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 # on the Xen host, where the hvlab package is not installed.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 APPLIED_SUFFIX = ".applied"
+PROC = "/proc"
 _CONFIG_NAME_RE = re.compile(r"""^\s*name\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
 
 
@@ -270,7 +271,7 @@ def decide(
     return Plan(steps=tuple(steps), diff=diff)
 
 
-def monitor_pids(config: str, proc_root: str = "/proc") -> list[int]:
+def monitor_pids(config: str) -> list[int]:
     """Pids of the `xl create` processes still watching a domain created from config.
 
     `xl create` leaves a child behind that carries out the domain's on_reboot/on_crash
@@ -280,11 +281,11 @@ def monitor_pids(config: str, proc_root: str = "/proc") -> list[int]:
     """
     wanted = {config, os.path.realpath(config)}
     pids: list[int] = []
-    for entry in os.listdir(proc_root):
+    for entry in os.listdir(PROC):
         if not entry.isdigit():
             continue
         try:
-            with open(os.path.join(proc_root, entry, "cmdline"), "rb") as handle:
+            with open(os.path.join(PROC, entry, "cmdline"), "rb") as handle:
                 argv = handle.read().decode(errors="replace").split("\0")
         except OSError:
             continue
@@ -293,10 +294,10 @@ def monitor_pids(config: str, proc_root: str = "/proc") -> list[int]:
     return sorted(pids)
 
 
-def _gone(pid: int, proc_root: str) -> bool:
+def _gone(pid: int) -> bool:
     """The process has exited (a zombie counts: it acts on nothing any more)."""
     try:
-        with open(os.path.join(proc_root, str(pid), "stat"), encoding="utf-8") as handle:
+        with open(os.path.join(PROC, str(pid), "stat"), encoding="utf-8") as handle:
             return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
@@ -341,10 +342,9 @@ def _restore_record(path: str, text: str | None) -> None:
 class Xl:
     """The xl commands, run through module.run_command with argument lists."""
 
-    def __init__(self, module: Any, proc_root: str = "/proc") -> None:
+    def __init__(self, module: Any) -> None:
         self.module = module
         self.xl = module.get_bin_path("xl", required=True)
-        self.proc_root = proc_root
         self.commands: list[list[str]] = []
 
     def _run(self, argv: list[str], record: bool = True) -> tuple[int, str, str]:
@@ -366,13 +366,13 @@ class Xl:
 
     def stop_monitors(self, config: str) -> bool:
         """End the `xl create` children watching config's domain (see monitor_pids); True if any ran."""
-        pids = monitor_pids(config, self.proc_root)
+        pids = monitor_pids(config)
         for pid in pids:
             self.commands.append(["kill", "-TERM", str(pid)])
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while not all(_gone(pid, self.proc_root) for pid in pids):
+        while not all(_gone(pid) for pid in pids):
             if time.monotonic() > deadline:
                 raise XlError(f"xl create processes {pids} for {config} did not exit after SIGTERM")
             time.sleep(0.2)
@@ -435,7 +435,7 @@ def ensure(module: Any) -> dict[str, Any]:
         # A domain of ours between two reboots is not listed, yet its xl create child
         # would bring it back: end that child first, then look again.
         if module.check_mode:
-            if monitor_pids(config, xl.proc_root):
+            if monitor_pids(config):
                 module.warn(f"xl create processes for {config} are running; they would be stopped")
         elif xl.stop_monitors(config):
             monitors_stopped = True
