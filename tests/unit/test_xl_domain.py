@@ -7,6 +7,7 @@ a FakeModule stands in for AnsibleModule and answers run_command from a scripted
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -341,9 +342,21 @@ def test_absent_when_not_present_is_a_noop(config: str) -> None:
 
 
 def start_monitor_lookalike(config: str) -> subprocess.Popen[bytes]:
-    """A real process whose command line is `xl create -p CONFIG`, as xl's monitor child has."""
-    return subprocess.Popen(["xl", "-c", "import time; time.sleep(120)", "create", "-p", config],
-                            executable=sys.executable)
+    """A real process whose command line is `xl create -p CONFIG`, as xl's monitor child has.
+
+    Popen returns once exec has begun, but the kernel sets up the new command line a moment
+    later: until then /proc/PID/cmdline is empty, so wait for it before a test looks.
+    """
+    process = subprocess.Popen(["xl", "-c", "import time; time.sleep(120)", "create", "-p", config],
+                               executable=sys.executable)
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while config.encode() not in cmdline.read_bytes():
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"lookalike monitor {process.pid} never showed its command line")
+        time.sleep(0.01)
+    return process
 
 
 @pytest.fixture
