@@ -36,6 +36,7 @@ CASES = {
     "Dom0 kernel arg with a quote": ({"xen_host_dom0_kernel_args": ['console="hvc0"']}, "xen_host_dom0_kernel_args"),
     "bridge name over 15 chars": ({"xen_host_bridge_name": "xenbr-much-too-long"}, "xen_host_bridge_name"),
     "bridge address not CIDR": ({"xen_host_bridge_address": "10.0.100.1"}, "xen_host_bridge_address"),
+    "console log not a bool": ({"xen_host_console_log": "sometimes"}, "xen_host_console_log"),
 }
 
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 
 import pytest
 
@@ -90,3 +91,29 @@ def test_local_fact(host, xl_info):
     assert abs(fact["dom0_mem_mb"] - DOM0_MEM_MB) <= 16
     assert fact["dom0_mem_mb_configured"] == DOM0_MEM_MB
     assert fact["dom0_kernel"] == host.check_output("uname -r")
+
+
+def test_xenconsoled_logs_guest_consoles(host):
+    # A throwaway PV guest: Dom0's own kernel without a root disk prints its boot
+    # messages to hvc0 and panics (the crashed domain stays until destroyed below);
+    # xenconsoled must have written those messages to the guest's log.
+    name = "hvlab-console-probe"
+    log = f"/var/log/xen/console/guest-{name}.log"
+    config = f"/tmp/{name}.cfg"
+    kernel = "/boot/vmlinuz-" + host.check_output("uname -r")
+    settings = f'name = "{name}"\ntype = "pv"\nmemory = 128\nkernel = "{kernel}"\n' \
+               'cmdline = "console=hvc0"\non_crash = "preserve"\n'
+    host.check_output(f"printf %s {shlex.quote(settings)} > {config}")
+    try:
+        host.check_output(f"xl create {config}")
+        found = host.run(f"timeout 180 sh -c 'until grep -qs \"Linux version\" {log}; do sleep 2; done'")
+    finally:
+        host.run(f"xl destroy {name}")
+        host.run(f"rm -f {config} {log}")
+    assert found.rc == 0, f"{log} never showed the guest's boot messages"
+    assert host.file("/var/log/xen/console").mode == 0o750
+
+
+def test_local_fact_names_the_console_log_dir(host):
+    fact = json.loads(host.file("/etc/ansible/facts.d/hvlab_xen.fact").content_string)
+    assert fact["console_log_dir"] == "/var/log/xen/console"
