@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
-APT_PACKAGES=(python3 python3-venv qemu-system-x86 qemu-utils mmdebstrap parted e2fsprogs openssh-client chromium fonts-dejavu-core)
+APT_PACKAGES=(python3 python3-venv qemu-system-x86 qemu-utils mmdebstrap parted e2fsprogs dosfstools mtools ovmf openssh-client chromium fonts-dejavu-core)
 
 ensure_apt_packages() {
     local missing=()

@@ -19,7 +19,8 @@ from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
-from hvlab.vlab.machines import LAB, machines, spec_for, status_json
+from hvlab.vlab.machines import LAB, Boot, machines, spec_for, status_json
+from hvlab.vlab.releases import FIRMWARES, RELEASES, LabTarget
 
 console = Console(stderr=True)
 
@@ -36,6 +37,16 @@ class HvlabGroup(click.Group):
 
 def _progress(message: str) -> None:
     console.print(Text("• ", style="cyan") + Text(message), soft_wrap=True, highlight=False)
+
+
+# --release / --firmware: click refuses any other value, naming the accepted ones,
+# before anything is built or booted.
+RELEASE_OPTION = click.option(
+    "--release", type=click.Choice(list(RELEASES)), default=None,
+    help="Debian release of the lab machines (default: hvlab_vlab_release in inventories/vlab, else 13).")
+FIRMWARE_OPTION = click.option(
+    "--firmware", type=click.Choice(list(FIRMWARES)), default=None,
+    help="How new lab machines boot (default: hvlab_vlab_firmware in inventories/vlab, else uefi).")
 
 
 def _names(names: tuple[str, ...]) -> list[str]:
@@ -155,15 +166,21 @@ def image() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if a verified image for this recipe is cached.")
 @click.option("--guest", is_flag=True,
               help="Build the guest image (disk, kernel, initramfs for KVM and Xen guests) instead.")
-def image_build(force: bool, guest: bool) -> None:
+@RELEASE_OPTION
+@FIRMWARE_OPTION
+def image_build(force: bool, guest: bool, release: str | None, firmware: str | None) -> None:
     """Build (or reuse) the cached lab image, or with --guest the guest image; print its path."""
+    default = inventory.default_boot()
     if guest:
+        if firmware is not None:
+            raise HvlabError("--firmware is for lab images; the guest image boots its kernel directly")
         with console.status("building the guest image"):
-            built_guest = guest_image.build(force=force, progress=_progress)
+            built_guest = guest_image.build(release or default.release, force=force, progress=_progress)
         click.echo(built_guest.directory)
         return
+    target = LabTarget.for_machine(release or default.release, firmware or default.firmware)
     with console.status("building the lab image"):
-        built = lab_image.build(force=force, progress=_progress)
+        built = lab_image.build(target, force=force, progress=_progress)
     click.echo(built.path)
 
 
@@ -176,18 +193,28 @@ def vlab() -> None:
 @click.argument("names", nargs=-1)
 @click.option("--inventory/--no-inventory", "write_inventory", default=True, show_default=True,
               help="Write inventories/vlab/hosts.yml (molecule, which keeps its own, says --no-inventory).")
-def vlab_up(names: tuple[str, ...], write_inventory: bool) -> None:
-    """Build the image if needed, start lab machines (all by default), write the inventory."""
-    _vlab_up(_names(names), write_inventory)
+@RELEASE_OPTION
+@FIRMWARE_OPTION
+def vlab_up(names: tuple[str, ...], write_inventory: bool, release: str | None, firmware: str | None) -> None:
+    """Build the image if needed, start lab machines (all by default), write the inventory.
+
+    A machine whose disk exists boots as it was made; asking it for another release or
+    firmware is refused (hvlab vlab down NAME first).
+    """
+    _vlab_up(_names(names), write_inventory, release, firmware)
 
 
-def _vlab_up(names: list[str], write_inventory: bool = True) -> None:
+def _vlab_up(names: list[str], write_inventory: bool = True, release: str | None = None,
+             firmware: str | None = None) -> None:
     selected = machines(names)
-    with console.status("preparing the lab image"):
-        lab_image.build(progress=_progress)
-    for machine in selected:
+    default = inventory.default_boot()
+    boots = [machine.boot_for(release, firmware, default) for machine in selected]  # refuse before booting
+    for target in dict.fromkeys(boot.target for boot in boots):
+        with console.status("preparing the lab image"):
+            lab_image.build(target, progress=_progress)
+    for machine, boot in zip(selected, boots, strict=True):
         with console.status(f"booting {machine.spec.name}"):
-            machine.start(progress=_progress)
+            machine.start(boot, progress=_progress)
     if write_inventory:
         _progress(f"inventory: {inventory.write()}")
 
@@ -214,7 +241,9 @@ def vlab_status(names: tuple[str, ...], as_json: bool) -> None:
         return
     for machine in machines(_names(names)):
         st = machine.status()
-        click.echo(f"{st['name']:6} {st['state']:8} ssh 127.0.0.1:{st['port']}  {st['accel']}  pid {st['pid'] or '-'}")
+        boot = f"debian-{st['release']} {st['firmware']}" if st["release"] else "-"
+        click.echo(f"{st['name']:6} {st['state']:8} ssh 127.0.0.1:{st['port']}  {st['accel']}  {boot}  "
+                   f"pid {st['pid'] or '-'}")
 
 
 @vlab.command("ssh", context_settings={"ignore_unknown_options": True})

@@ -20,9 +20,9 @@ from pathlib import Path
 from hvlab import paths
 from hvlab.errors import HvlabError
 from hvlab.vlab.hostcheck import IMAGE_TOOLS, require_free_space, require_tools
+from hvlab.vlab.releases import RELEASES, check_release
 from hvlab.vlab.image import (
     DPKG_EXCLUDES,
-    SUITE,
     Progress,
     debian_mirror,
     recipe_hash,
@@ -64,17 +64,18 @@ class GuestImage:
         return sums
 
 
-def recipe_id() -> str:
+def recipe_id(release: str) -> str:
     """Hash of everything that decides the image's content."""
     return recipe_hash(
-        {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES, "dpkg": DPKG_EXCLUDES,
+        {"v": RECIPE_VERSION, "suite": RELEASES[check_release(release)], "packages": PACKAGES,
+         "dpkg": DPKG_EXCLUDES,
          "fs_gib": FS_GIB, "label": FS_LABEL},
         GUEST_FILES,
     )
 
 
-def cached_guest_image() -> GuestImage:
-    return GuestImage(paths.cache_dir() / "images" / f"guest-debian-12-{recipe_id()}")
+def cached_guest_image(release: str) -> GuestImage:
+    return GuestImage(paths.cache_dir() / "images" / f"guest-debian-{release}-{recipe_id(release)}")
 
 
 def verify(image: GuestImage) -> dict[str, str]:
@@ -89,9 +90,9 @@ def verify(image: GuestImage) -> dict[str, str]:
     return sums
 
 
-def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestImage:
-    """Build the guest image unless a verified one for the current recipe is cached."""
-    image = cached_guest_image()
+def build(release: str, force: bool = False, progress: Progress = lambda _msg: None) -> GuestImage:
+    """Build the guest image of a Debian release unless a verified one for its recipe is cached."""
+    image = cached_guest_image(release)
     if not force:
         try:
             verify(image)
@@ -107,24 +108,24 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> GuestI
     require_free_space(image.directory.parent, BUILD_SPACE_BYTES, "the guest image build")
     work = Path(tempfile.mkdtemp(prefix="hvlab-guest-", dir=image.directory.parent))
     try:
-        _build_into(work, image, progress)
+        _build_into(work, image, RELEASES[release], progress)
     finally:
         remove_build_dir(work)
     return image
 
 
-def _build_into(work: Path, image: GuestImage, progress: Progress) -> None:
+def _build_into(work: Path, image: GuestImage, suite: str, progress: Progress) -> None:
     rootfs = work / "rootfs"
     out = work / "out"
     out.mkdir()
     mirror = debian_mirror()
     env = dict(os.environ, HVLAB_GUEST_FILES=str(GUEST_FILES), HVLAB_RECIPE_ID=image.directory.name)
-    progress(f"bootstrapping the Debian {SUITE} guest from {mirror} (a minute or two)")
+    progress(f"bootstrapping the Debian {suite} guest from {mirror} (a minute or two)")
     cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(PACKAGES)}",
            "--aptopt=Acquire::Retries \"3\"",
            f"--customize-hook={GUEST_FILES / 'customize.sh'} \"$1\""]
     cmd += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
-    cmd += [SUITE, str(rootfs), f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
+    cmd += [suite, str(rootfs), f"deb {mirror} {suite} main", f"deb {mirror} {suite}-updates main"]
     run_tool(cmd, "mmdebstrap (guest)", env=env)
 
     # The hook left links /boot/hvlab-{vmlinuz,initrd.img} naming the newest kernel; the

@@ -12,6 +12,11 @@ IMAGE_TOOLS = {
     "mkfs.ext4": "e2fsprogs",
     "qemu-img": "qemu-utils",
 }
+# Only for UEFI images: the EFI system partition is made in a file, without a loop device.
+ESP_TOOLS = {
+    "mkfs.fat": "dosfstools",
+    "mcopy": "mtools",
+}
 MACHINE_TOOLS = {
     "qemu-system-x86_64": "qemu-system-x86",
     "qemu-img": "qemu-utils",

@@ -1,8 +1,16 @@
-"""Build the lab machines' Debian 12 image offline, without loop devices.
+"""Build the lab machines' Debian image offline, without loop devices.
 
-The image is cached under the user's cache dir, named by a hash of its recipe
-(suite, packages, the files put into it), so it is rebuilt only when the recipe
-changes. A sha256 file beside it lets every use detect a corrupt cache.
+One image per Debian release and disk layout (releases.LabTarget): BIOS images carry
+an msdos label and grub-pc; UEFI images a GPT label, an EFI system partition with
+Debian's signed shim and GRUB (so they boot with Secure Boot on, too) and grub-efi-amd64.
+Neither needs a loop device: ext4 is filled from the tree by mkfs.ext4 -d at the
+partition's offset, the FAT ESP is made in a file by mkfs.fat and mtools, then both are
+written into the raw disk.
+
+The image is cached under the user's cache dir, named by release, layout and a hash of
+its recipe (suite, packages, the files put into it), so images for every target sit side
+by side and one is rebuilt only when its recipe changes. A sha256 file beside it lets
+every use detect a corrupt cache.
 """
 
 import hashlib
@@ -19,14 +27,15 @@ from pathlib import Path
 
 from hvlab import paths
 from hvlab.errors import HvlabError
-from hvlab.vlab.hostcheck import IMAGE_TOOLS, require_free_space, require_tools
+from hvlab.vlab.hostcheck import ESP_TOOLS, IMAGE_TOOLS, require_free_space, require_tools
+from hvlab.vlab.releases import LabTarget
 
-RECIPE_VERSION = 1
-SUITE = "bookworm"
+RECIPE_VERSION = 2
 DISK_GIB = 10
-PARTITION_OFFSET = 1024 * 1024
+MIB = 1024 * 1024
+ESP_MIB = 128
 PACKAGES = (
-    "linux-image-amd64", "grub-pc", "openssh-server", "python3", "sudo",
+    "linux-image-amd64", "openssh-server", "python3", "sudo",
     "systemd-sysv", "systemd-resolved", "dbus", "udev", "kmod", "iproute2",
     "ca-certificates", "procps", "initramfs-tools", "e2fsprogs", "apt-utils",
 )
@@ -35,6 +44,11 @@ DPKG_EXCLUDES = (
     "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/locale/*",
     "path-exclude=/usr/share/info/*",
 )
+# The boot loader packages of each disk layout: installed for real, as on any Debian host.
+BOOT_PACKAGES: dict[str, tuple[str, ...]] = {
+    "bios": ("grub-pc",),
+    "uefi": ("grub-efi-amd64", "grub-efi-amd64-signed", "shim-signed", "efibootmgr"),
+}
 IMAGE_FILES = Path(__file__).with_name("imagefiles")
 BUILD_SPACE_BYTES = 4 * 2**30
 
@@ -51,10 +65,15 @@ class CachedImage:
         return self.path.with_name(self.path.name + ".sha256")
 
 
-def recipe_id() -> str:
+def packages(target: LabTarget) -> tuple[str, ...]:
+    return PACKAGES + BOOT_PACKAGES[target.layout]
+
+
+def recipe_id(target: LabTarget) -> str:
     """Hash of everything that decides the image's content."""
     return recipe_hash(
-        {"v": RECIPE_VERSION, "suite": SUITE, "packages": PACKAGES, "dpkg": DPKG_EXCLUDES, "disk_gib": DISK_GIB},
+        {"v": RECIPE_VERSION, "suite": target.suite, "layout": target.layout, "packages": packages(target),
+         "dpkg": DPKG_EXCLUDES, "disk_gib": DISK_GIB, "esp_mib": ESP_MIB},
         IMAGE_FILES,
     )
 
@@ -68,9 +87,9 @@ def recipe_hash(settings: dict[str, object], files: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_image() -> CachedImage:
-    rid = recipe_id()
-    return CachedImage(paths.cache_dir() / "images" / f"debian-12-{rid}.qcow2", rid)
+def cached_image(target: LabTarget) -> CachedImage:
+    rid = recipe_id(target)
+    return CachedImage(paths.cache_dir() / "images" / f"debian-{target.release}-{target.layout}-{rid}.qcow2", rid)
 
 
 def debian_mirror() -> str:
@@ -106,7 +125,7 @@ def sha256_file(path: Path) -> str:
 def verify(image: CachedImage) -> None:
     """Raise unless the cached image exists and matches the checksum kept beside it."""
     if not image.path.exists():
-        raise HvlabError(f"no cached lab image at {image.path}; run: hvlab image build")
+        raise HvlabError(f"no cached lab image at {image.path}; run: hvlab image build (with the same --release)")
     if not image.checksum_path.exists():
         raise HvlabError(f"cached image {image.path} has no checksum file; run: hvlab image build --force")
     recorded = image.checksum_path.read_text().split()
@@ -129,13 +148,13 @@ def run_tool(cmd: list[str], what: str, **kwargs: object) -> None:
         raise HvlabError(f"{what} failed (exit {result.returncode}):\n{tail}")
 
 
-def build(force: bool = False, progress: Progress = lambda _msg: None) -> CachedImage:
+def build(target: LabTarget, force: bool = False, progress: Progress = lambda _msg: None) -> CachedImage:
     """Build the image unless a verified one for the current recipe is cached."""
-    image = cached_image()
+    image = cached_image(target)
     if not force and is_current(image):
         progress(f"cached image is current: {image.path}")
         return image
-    require_tools(IMAGE_TOOLS)
+    require_tools(IMAGE_TOOLS | (ESP_TOOLS if target.layout == "uefi" else {}))
     if os.geteuid() != 0:
         raise HvlabError(
             "building the lab image needs root (mmdebstrap and mkfs keep file ownership); run it with sudo"
@@ -144,7 +163,7 @@ def build(force: bool = False, progress: Progress = lambda _msg: None) -> Cached
     require_free_space(image.path.parent, BUILD_SPACE_BYTES, "the lab image build")
     work = Path(tempfile.mkdtemp(prefix="hvlab-image-", dir=image.path.parent))
     try:
-        _build_into(work, image, progress)
+        _build_into(work, image, target, progress)
     finally:
         remove_build_dir(work)
     return image
@@ -171,31 +190,44 @@ def remove_build_dir(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _build_into(work: Path, image: CachedImage, progress: Progress) -> None:
+def _build_into(work: Path, image: CachedImage, target: LabTarget, progress: Progress) -> None:
     rootfs = work / "rootfs"
     raw = work / "disk.raw"
     root_uuid = str(uuid.uuid4())
+    esp_id = uuid.uuid4().hex[:8].upper()  # FAT volume id; /etc/fstab names it as XXXX-XXXX
     mirror = debian_mirror()
+    suite = target.suite
     env = dict(os.environ, HVLAB_ROOT_UUID=root_uuid, HVLAB_IMAGE_FILES=str(IMAGE_FILES),
-               HVLAB_RECIPE_ID=image.recipe_id)
-    progress(f"bootstrapping Debian {SUITE} from {mirror} (about a minute)")
-    cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(PACKAGES)}",
+               HVLAB_RECIPE_ID=image.recipe_id, HVLAB_BOOT=target.layout,
+               HVLAB_ESP_UUID=f"{esp_id[:4]}-{esp_id[4:]}")
+    progress(f"bootstrapping Debian {suite} ({target.layout}) from {mirror} (a minute or two)")
+    cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(packages(target))}",
            "--aptopt=Acquire::Retries \"3\"",
            f"--customize-hook={IMAGE_FILES / 'customize.sh'} \"$1\""]
     cmd += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
-    cmd += [SUITE, str(rootfs), f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
+    cmd += [suite, str(rootfs), f"deb {mirror} {suite} main", f"deb {mirror} {suite}-updates main"]
     run_tool(cmd, "mmdebstrap", env=env)
 
-    progress("making the disk (partition table, ext4 filled from the tree, GRUB boot code)")
+    progress("making the disk (partition table, ext4 filled from the tree, boot loader)")
     size = DISK_GIB * 2**30
     with raw.open("wb") as fh:
         fh.truncate(size)
-    run_tool(["parted", "-s", str(raw), "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "100%",
-          "set", "1", "boot", "on"], "parted")
-    fs_kib = (size - PARTITION_OFFSET) // 1024
+    if target.layout == "uefi":
+        # GPT keeps a backup header in the disk's last sectors: the root partition ends 1 MiB early.
+        root_offset, root_end = (1 + ESP_MIB) * MIB, size - MIB
+        run_tool(["parted", "-s", str(raw), "mklabel", "gpt",
+                  "mkpart", "ESP", "fat32", "1MiB", f"{1 + ESP_MIB}MiB", "set", "1", "esp", "on",
+                  "mkpart", "root", "ext4", f"{root_offset // MIB}MiB", f"{root_end // MIB}MiB"], "parted")
+        esp = _make_esp(work, rootfs / "boot/efi", esp_id)
+        _write_at(raw, 1 * MIB, esp)
+    else:
+        root_offset, root_end = 1 * MIB, size
+        run_tool(["parted", "-s", str(raw), "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "100%",
+                  "set", "1", "boot", "on"], "parted")
+        _write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
+    fs_kib = (root_end - root_offset) // 1024
     run_tool(["mkfs.ext4", "-q", "-F", "-U", root_uuid, "-L", "hvlab-root",
-          "-E", f"offset={PARTITION_OFFSET}", "-d", str(rootfs), str(raw), f"{fs_kib}k"], "mkfs.ext4")
-    _write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
+              "-E", f"offset={root_offset}", "-d", str(rootfs), str(raw), f"{fs_kib}k"], "mkfs.ext4")
 
     progress("compressing to qcow2")
     partial = image.path.with_suffix(".partial")
@@ -206,10 +238,33 @@ def _build_into(work: Path, image: CachedImage, progress: Progress) -> None:
     progress(f"image ready: {image.path}")
 
 
+def _make_esp(work: Path, tree: Path, volume_id: str) -> Path:
+    """A FAT32 file holding what the hook staged in the tree's /boot/efi, which is then emptied.
+
+    /boot/efi must stay an empty mount point in the root filesystem.
+    """
+    esp = work / "esp.fat"
+    with esp.open("wb") as fh:
+        fh.truncate(ESP_MIB * MIB)
+    run_tool(["mkfs.fat", "-F", "32", "-i", volume_id, "-n", "HVLAB-ESP", str(esp)], "mkfs.fat")
+    entries = sorted(tree.iterdir())
+    if entries:
+        run_tool(["mcopy", "-s", "-i", str(esp), *map(str, entries), "::/"], "mcopy")
+    for entry in entries:
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    return esp
+
+
+def _write_at(raw: Path, offset: int, part: Path) -> None:
+    with raw.open("r+b") as out, part.open("rb") as src:
+        out.seek(offset)
+        shutil.copyfileobj(src, out, 4 * MIB)
+
+
 def _write_boot_code(raw: Path, boot_img: Path, core_img: Path) -> None:
     """MBR boot code (first 440 bytes, keeping the partition table) and core.img at sector 1."""
     core = core_img.read_bytes()
-    if len(core) > PARTITION_OFFSET - 512:
+    if len(core) > MIB - 512:
         raise HvlabError(f"GRUB core.img is {len(core)} bytes, too big for the gap before the partition")
     with raw.open("r+b") as fh:
         fh.write(boot_img.read_bytes()[:440])

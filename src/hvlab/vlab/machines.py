@@ -5,10 +5,18 @@ serial console appended to a log file. A machine's identity (hostname, the lab's
 SSH key) reaches it through QEMU fw_cfg, so the cached image holds no secret.
 A pid is trusted only while /proc shows it is QEMU running this machine's overlay,
 so a stale pid file can never make hvlab signal an unrelated process.
+
+Each machine boots a Debian release through a firmware (BIOS, UEFI, or UEFI with Secure
+Boot and Microsoft's keys enrolled, all from Debian's ovmf package), chosen when its disk
+is made and recorded beside it (boot.json): a later `up` boots it the same way, and asking
+for another release or firmware for an existing disk is refused rather than silently ignored.
+UEFI machines get their own copy of the firmware's variable store, so boot entries that
+grub-install writes survive reboots, as on real hardware.
 """
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +30,7 @@ from hvlab.errors import HvlabError
 from hvlab.vlab import image as lab_image
 from hvlab.vlab.accel import choose_acceleration
 from hvlab.vlab.hostcheck import MACHINE_TOOLS, require_free_space, require_tools
+from hvlab.vlab.releases import LabTarget, check_firmware, check_release
 
 Progress = Callable[[str], None]
 
@@ -44,6 +53,50 @@ LAB: dict[str, MachineSpec] = {
 }
 BOOT_TIMEOUT_S = int(os.environ.get("HVLAB_BOOT_TIMEOUT", "600"))
 STOP_GRACE_S = 90
+OVMF_DIR = Path("/usr/share/OVMF")
+# firmware -> (read-only code, template of the machine's own variable store)
+OVMF_FILES: dict[str, tuple[str, str]] = {
+    "uefi": ("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"),
+    "uefi-secureboot": ("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.ms.fd"),
+}
+
+
+@dataclass(frozen=True)
+class Boot:
+    """How a machine boots: a Debian release through a firmware."""
+
+    release: str
+    firmware: str
+
+    def __post_init__(self) -> None:
+        check_release(self.release)
+        check_firmware(self.firmware)
+
+    @property
+    def target(self) -> LabTarget:
+        return LabTarget.for_machine(self.release, self.firmware)
+
+    def describe(self) -> str:
+        return f"Debian {self.release}, {self.firmware}"
+
+
+def firmware_args(firmware: str, efi_vars: Path) -> list[str]:
+    """QEMU's machine and firmware arguments: SeaBIOS by default, else OVMF's pflash pair."""
+    if firmware == "bios":
+        return ["-machine", "q35"]
+    code = OVMF_DIR / OVMF_FILES[firmware][0]
+    args = ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={efi_vars}"]
+    if firmware == "uefi-secureboot":
+        # Secure Boot variables live in SMM-protected flash: without both, OVMF refuses to boot.
+        return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on", *args]
+    return ["-machine", "q35", *args]
+
+
+def require_firmware(firmware: str) -> None:
+    for name in OVMF_FILES.get(firmware, ()):
+        if not (OVMF_DIR / name).exists():
+            raise HvlabError(f"{OVMF_DIR / name} is missing; install it with: apt-get install ovmf")
 
 
 def spec_for(name: str) -> MachineSpec:
@@ -92,6 +145,36 @@ class Machine:
     def known_hosts(self) -> Path:
         return self.dir / "known_hosts"
 
+    @property
+    def boot_file(self) -> Path:
+        return self.dir / "boot.json"
+
+    @property
+    def efi_vars(self) -> Path:
+        return self.dir / "efi-vars.fd"
+
+    def recorded_boot(self) -> Boot | None:
+        """The release and firmware this machine's disk was made for, if it has one."""
+        if not self.overlay.exists():
+            return None
+        try:
+            data = json.loads(self.boot_file.read_text())
+            return Boot(str(data["release"]), str(data["firmware"]))
+        except (OSError, ValueError, KeyError, TypeError, HvlabError):
+            raise HvlabError(f"{self.spec.name}: {self.boot_file} is missing or unreadable; "
+                             f"run: hvlab vlab down {self.spec.name}") from None
+
+    def boot_for(self, release: str | None, firmware: str | None, default: Boot) -> Boot:
+        """The boot asked for, checked against the disk's: an existing disk keeps its own."""
+        recorded = self.recorded_boot()
+        if recorded is None:
+            return Boot(release or default.release, firmware or default.firmware)
+        asked = Boot(release or recorded.release, firmware or recorded.firmware)
+        if asked != recorded:
+            raise HvlabError(f"{self.spec.name} exists as {recorded.describe()}, not {asked.describe()}; "
+                             f"run: hvlab vlab down {self.spec.name} first")
+        return recorded
+
     def pid(self) -> int | None:
         """QEMU's pid if it is alive and really this machine's QEMU."""
         try:
@@ -125,12 +208,12 @@ class Machine:
             return "(no serial log)"
         return "\n".join(text.replace("\r", "").splitlines()[-lines:])
 
-    def qemu_command(self) -> list[str]:
+    def qemu_command(self, boot: Boot) -> list[str]:
         accel = choose_acceleration()
         pub = ssh_key().with_suffix(".pub")
         s = self.spec
         return [
-            "qemu-system-x86_64", "-name", f"hvlab-{s.name}", "-machine", "q35",
+            "qemu-system-x86_64", "-name", f"hvlab-{s.name}", *firmware_args(boot.firmware, self.efi_vars),
             *accel.qemu_args(runs_xen=s.group == "xen_hosts"),
             "-m", str(s.memory_mib), "-smp", str(s.cpus),
             "-drive", f"file={self.overlay},if=virtio,cache=unsafe,discard=unmap",
@@ -142,22 +225,31 @@ class Machine:
             "-display", "none", "-daemonize", "-pidfile", str(self.pidfile),
         ]
 
-    def start(self, progress: Progress = lambda _m: None) -> None:
+    def start(self, boot: Boot, progress: Progress = lambda _m: None) -> None:
+        """Boot the machine (its disk made first if it has none); `boot` must match an existing disk."""
         if self.pid() is not None:
             progress(f"{self.spec.name} is already running")
             return
         require_tools(MACHINE_TOOLS)
-        base = lab_image.cached_image()
-        lab_image.verify(base)
+        require_firmware(boot.firmware)
+        recorded = self.recorded_boot()
+        if recorded is not None and recorded != boot:
+            raise HvlabError(f"{self.spec.name} exists as {recorded.describe()}, not {boot.describe()}")
         _require_port_free(self.spec.ssh_port, self.spec.name)
         self.dir.mkdir(parents=True, exist_ok=True)
-        if not self.overlay.exists():
+        if recorded is None:
+            base = lab_image.cached_image(boot.target)
+            lab_image.verify(base)
             require_free_space(self.dir, 2 * 2**30, f"{self.spec.name}'s disk")
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base.path),
                             str(self.overlay)], check=True, stdin=subprocess.DEVNULL)
+            self.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware}) + "\n")
             self.known_hosts.unlink(missing_ok=True)
-        progress(f"starting {self.spec.name} ({choose_acceleration().name})")
-        result = subprocess.run(self.qemu_command(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            self.efi_vars.unlink(missing_ok=True)
+            if boot.firmware in OVMF_FILES:
+                shutil.copyfile(OVMF_DIR / OVMF_FILES[boot.firmware][1], self.efi_vars)
+        progress(f"starting {self.spec.name} ({boot.describe()}, {choose_acceleration().name})")
+        result = subprocess.run(self.qemu_command(boot), capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if result.returncode != 0:
             raise HvlabError(f"QEMU for {self.spec.name} failed to start: {result.stderr.strip()}")
         self.wait_ready(progress)
@@ -215,17 +307,22 @@ class Machine:
     def destroy(self, progress: Progress = lambda _m: None) -> None:
         """Stop the machine and remove only the files hvlab made for it."""
         self.stop(progress)
-        for f in (self.overlay, self.pidfile, self.serial_log, self.known_hosts):
+        for f in (self.overlay, self.pidfile, self.serial_log, self.known_hosts, self.boot_file, self.efi_vars):
             f.unlink(missing_ok=True)
         if self.dir.exists() and not any(self.dir.iterdir()):
             self.dir.rmdir()
 
     def status(self) -> dict[str, object]:
+        try:
+            boot = self.recorded_boot()
+        except HvlabError:
+            boot = None
         return {
             "name": self.spec.name, "group": self.spec.group, "state": self.state(), "pid": self.pid(),
             "address": "127.0.0.1", "port": self.spec.ssh_port, "user": "root",
             "identity_file": str(ssh_key()), "known_hosts": str(self.known_hosts),
             "serial_log": str(self.serial_log), "accel": choose_acceleration().name,
+            "release": boot.release if boot else None, "firmware": boot.firmware if boot else None,
         }
 
 

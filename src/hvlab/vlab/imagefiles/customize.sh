@@ -1,13 +1,18 @@
 #!/bin/sh
 # mmdebstrap customize hook: turns the bootstrapped tree "$1" into a lab machine
-# that boots from a plain BIOS disk without grub-install having run on the host.
-# Inputs (environment): HVLAB_ROOT_UUID, HVLAB_IMAGE_FILES, HVLAB_RECIPE_ID.
+# that boots from a BIOS disk or (HVLAB_BOOT=uefi) through UEFI, without grub-install
+# having run on the host.
+# Inputs (environment): HVLAB_ROOT_UUID, HVLAB_IMAGE_FILES, HVLAB_RECIPE_ID, HVLAB_BOOT
+# (bios|uefi), HVLAB_ESP_UUID (the FAT volume id the builder gives the ESP).
 set -eu
 root="$1"
 files="$HVLAB_IMAGE_FILES"
 
 # The fstab UUID must equal the one mkfs.ext4 gets, or / stays read-only.
 printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$HVLAB_ROOT_UUID" > "$root/etc/fstab"
+if [ "$HVLAB_BOOT" = uefi ]; then
+    printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$HVLAB_ESP_UUID" >> "$root/etc/fstab"
+fi
 echo hvlab > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\thvlab\n' > "$root/etc/hosts"
 printf 'recipe=%s\n' "$HVLAB_RECIPE_ID" > "$root/etc/hvlab-image"
@@ -26,16 +31,39 @@ ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 # Every machine made from this image must get its own SSH host keys (hvlab-identity).
 rm -f "$root"/etc/ssh/ssh_host_*
 
-# Bootstrap GRUB by hand: modules where core.img looks for them, a core.img that
-# the builder writes after the MBR, and a minimal grub.cfg. hvlab-firstboot then
-# runs grub-install and update-grub, leaving a normal Debian GRUB install.
-install -d "$root/boot/grub/i386-pc"
-cp "$root"/usr/lib/grub/i386-pc/*.mod "$root"/usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
-chroot "$root" grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -o /boot/grub/hvlab-core.img \
-    -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2
-cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/hvlab-boot.img"
 kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)
 initrd=$(cd "$root/boot" && ls initrd.img-* | sort -V | tail -n 1)
+
+# Bootstrap GRUB by hand; hvlab-firstboot then runs grub-install and update-grub,
+# leaving a normal Debian GRUB install.
+if [ "$HVLAB_BOOT" = uefi ]; then
+    # The ESP's content is staged in /boot/efi; the builder moves it into the FAT
+    # partition. Debian's signed shim and GRUB at the removable-media path boot with
+    # Secure Boot on or off; the signed GRUB reads grub.cfg beside it (and in
+    # EFI/debian), a stub that finds the root filesystem and its /boot/grub/grub.cfg,
+    # as grub-install's own stub does.
+    esp="$root/boot/efi"
+    install -d "$esp/EFI/BOOT" "$esp/EFI/debian"
+    cp "$root/usr/lib/shim/shimx64.efi.signed" "$esp/EFI/BOOT/BOOTX64.EFI"
+    cp "$root/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$esp/EFI/BOOT/grubx64.efi"
+    if [ -e "$root/usr/lib/shim/mmx64.efi.signed" ]; then
+        cp "$root/usr/lib/shim/mmx64.efi.signed" "$esp/EFI/BOOT/mmx64.efi"
+    fi
+    for dir in BOOT debian; do
+        cat > "$esp/EFI/$dir/grub.cfg" <<CFG
+search.fs_uuid $HVLAB_ROOT_UUID root
+set prefix=(\$root)'/boot/grub'
+configfile \$prefix/grub.cfg
+CFG
+    done
+    install -d "$root/boot/grub"
+else
+    install -d "$root/boot/grub/i386-pc"
+    cp "$root"/usr/lib/grub/i386-pc/*.mod "$root"/usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
+    chroot "$root" grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -o /boot/grub/hvlab-core.img \
+        -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2
+    cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/hvlab-boot.img"
+fi
 cat > "$root/boot/grub/grub.cfg" <<CFG
 serial --speed=115200
 terminal_input serial console
