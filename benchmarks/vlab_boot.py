@@ -3,7 +3,7 @@
 
 Prints the median of N runs of
 
-  (a) a cold image build, ``hvlab.vlab.image.build(force=True)`` (needs root; ``--build-runs``,
+  (a) a cold image build, ``hvlab.vlab.image.build(TARGET, force=True)`` (needs root; ``--build-runs``,
       default 1, 0 skips it), and
   (b) booting one lab machine (``--machine``, default kvm1) through ``hvlab.vlab.machines``:
       time from QEMU launch to the first successful SSH command, to ``systemctl
@@ -11,8 +11,9 @@ Prints the median of N runs of
       destroyed after every run so each run is a first boot on a fresh overlay
       (``--boot-runs``, default 3, 0 skips it),
 
-next to the raw-command figures of shared/LAB-FACTS.md (image build about 85 s; SSH answers
-about 29 s after launch), the ratio, and whether boot-to-SSH meets the 1.2x goal. Figures
+both for hvlab's default target (Debian 13 through UEFI: ``Boot(DEFAULT_RELEASE, DEFAULT_FIRMWARE)``
+on the ``LabTarget()`` image), next to the raw-command figures of shared/LAB-FACTS.md (image
+build about 85 s; SSH answers about 29 s after launch), the ratio, and whether boot-to-SSH meets the 1.2x goal. Figures
 measured under QEMU TCG are labelled as emulated; the LAB-FACTS figures are TCG figures too,
 so under KVM the ratios are shown but not judged.
 
@@ -42,6 +43,7 @@ from hvlab.errors import HvlabError
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import machines as lab_machines
 from hvlab.vlab.accel import Acceleration, choose_acceleration
+from hvlab.vlab.releases import DEFAULT_FIRMWARE, DEFAULT_RELEASE, LabTarget
 
 # Raw-command figures from shared/LAB-FACTS.md (2-core machine, QEMU TCG).
 RAW_IMAGE_BUILD_S = 85.0
@@ -49,6 +51,9 @@ RAW_BOOT_TO_SSH_S = 29.0
 BOOT_GOAL_RATIO = 1.2
 RAW_ACCEL = "tcg"
 PORT_WAIT_S = 120.0
+# What is built and booted: hvlab's defaults (the image target is LabTarget()).
+BOOT = lab_machines.Boot(DEFAULT_RELEASE, DEFAULT_FIRMWARE, "bare")
+TARGET: LabTarget = BOOT.target("")  # LabTarget(): the default release and layout, bare
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,9 @@ class TimedMachine(lab_machines.Machine):
     poll_s: float = 0.5
     marks: dict[str, float] = field(default_factory=dict, compare=False)
 
-    def qemu_command(self) -> list[str]:
+    def qemu_command(self, boot: lab_machines.Boot) -> list[str]:
         self.marks["launch"] = time.monotonic()
-        return super().qemu_command()
+        return super().qemu_command(boot)
 
     def wait_ready(
         self, progress: lab_machines.Progress = lambda _m: None, timeout_s: int = lab_machines.BOOT_TIMEOUT_S
@@ -113,7 +118,7 @@ def time_builds(runs: int) -> list[float]:
     for i in range(runs):
         log(f"image build {i + 1}/{runs} (cold, --force)")
         t0 = time.monotonic()
-        lab_image.build(force=True, progress=log)
+        lab_image.build(TARGET, force=True, progress=log)
         samples.append(time.monotonic() - t0)
         log(f"image build {i + 1}/{runs}: {samples[-1]:.1f} s")
     return samples
@@ -165,7 +170,7 @@ def time_boots(machine: TimedMachine, runs: int) -> tuple[list[float], list[floa
     total: list[float] = []
     if runs == 0:
         return to_ssh, to_ready, total
-    lab_image.verify(lab_image.cached_image())
+    lab_image.verify(lab_image.cached_image(TARGET))
     name = machine.spec.name
     for i in range(runs):
         wait_port_free(machine)
@@ -173,7 +178,7 @@ def time_boots(machine: TimedMachine, runs: int) -> tuple[list[float], list[floa
         log(f"boot {i + 1}/{runs}: starting {name}")
         t0 = time.monotonic()
         try:
-            machine.start(progress=log)
+            machine.start(BOOT, progress=log)
             t_end = time.monotonic()
         finally:
             machine.destroy(progress=log)

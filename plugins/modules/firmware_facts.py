@@ -38,9 +38,9 @@ secure_boot:
   type: bool
 """
 
-from pathlib import Path
+from pathlib import Path  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 SYS_FIRMWARE_EFI = Path("/sys/firmware/efi")
 # EFI_GLOBAL_VARIABLE's GUID: SecureBoot is a one-byte variable (1 = enforcing).

@@ -19,8 +19,8 @@ from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
-from hvlab.vlab.machines import LAB, Boot, machines, spec_for, status_json
-from hvlab.vlab.releases import FIRMWARES, RELEASES, LabTarget
+from hvlab.vlab.machines import LAB, machines, spec_for, status_json
+from hvlab.vlab.releases import FIRMWARES, IMAGE_KINDS, RELEASES, STACKS, LabTarget
 
 console = Console(stderr=True)
 
@@ -47,6 +47,10 @@ RELEASE_OPTION = click.option(
 FIRMWARE_OPTION = click.option(
     "--firmware", type=click.Choice(list(FIRMWARES)), default=None,
     help="How new lab machines boot (default: hvlab_vlab_firmware in inventories/vlab, else uefi).")
+IMAGE_OPTION = click.option(
+    "--image", "image_kind", type=click.Choice(list(IMAGE_KINDS)), default=None,
+    help="prepared: each machine's stack's host packages already installed; bare: a fresh Debian "
+         "(default: hvlab_vlab_image in inventories/vlab, else prepared).")
 
 
 def _names(names: tuple[str, ...]) -> list[str]:
@@ -166,19 +170,21 @@ def image() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if a verified image for this recipe is cached.")
 @click.option("--guest", is_flag=True,
               help="Build the guest image (disk, kernel, initramfs for KVM and Xen guests) instead.")
+@click.option("--stack", type=click.Choice(list(STACKS)), default=None,
+              help="A lab image prepared for this stack (its host packages installed); default: bare.")
 @RELEASE_OPTION
 @FIRMWARE_OPTION
-def image_build(force: bool, guest: bool, release: str | None, firmware: str | None) -> None:
+def image_build(force: bool, guest: bool, stack: str | None, release: str | None, firmware: str | None) -> None:
     """Build (or reuse) the cached lab image, or with --guest the guest image; print its path."""
     default = inventory.default_boot()
     if guest:
-        if firmware is not None:
-            raise HvlabError("--firmware is for lab images; the guest image boots its kernel directly")
+        if firmware is not None or stack is not None:
+            raise HvlabError("--firmware and --stack are for lab images; the guest image boots its kernel directly")
         with console.status("building the guest image"):
             built_guest = guest_image.build(release or default.release, force=force, progress=_progress)
         click.echo(built_guest.directory)
         return
-    target = LabTarget.for_machine(release or default.release, firmware or default.firmware)
+    target = LabTarget.for_machine(release or default.release, firmware or default.firmware, stack or "")
     with console.status("building the lab image"):
         built = lab_image.build(target, force=force, progress=_progress)
     click.echo(built.path)
@@ -195,21 +201,24 @@ def vlab() -> None:
               help="Write inventories/vlab/hosts.yml (molecule, which keeps its own, says --no-inventory).")
 @RELEASE_OPTION
 @FIRMWARE_OPTION
-def vlab_up(names: tuple[str, ...], write_inventory: bool, release: str | None, firmware: str | None) -> None:
+@IMAGE_OPTION
+def vlab_up(names: tuple[str, ...], write_inventory: bool, release: str | None, firmware: str | None,
+            image_kind: str | None) -> None:
     """Build the image if needed, start lab machines (all by default), write the inventory.
 
     A machine whose disk exists boots as it was made; asking it for another release or
     firmware is refused (hvlab vlab down NAME first).
     """
-    _vlab_up(_names(names), write_inventory, release, firmware)
+    _vlab_up(_names(names), write_inventory, release, firmware, image_kind)
 
 
 def _vlab_up(names: list[str], write_inventory: bool = True, release: str | None = None,
-             firmware: str | None = None) -> None:
+             firmware: str | None = None, image_kind: str | None = None) -> None:
     selected = machines(names)
     default = inventory.default_boot()
-    boots = [machine.boot_for(release, firmware, default) for machine in selected]  # refuse before booting
-    for target in dict.fromkeys(boot.target for boot in boots):
+    # Every machine's boot is checked before any image is built or machine booted.
+    boots = [machine.boot_for(release, firmware, image_kind, default) for machine in selected]
+    for target in dict.fromkeys(boot.target(m.spec.stack) for m, boot in zip(selected, boots, strict=True)):
         with console.status("preparing the lab image"):
             lab_image.build(target, progress=_progress)
     for machine, boot in zip(selected, boots, strict=True):
@@ -241,7 +250,7 @@ def vlab_status(names: tuple[str, ...], as_json: bool) -> None:
         return
     for machine in machines(_names(names)):
         st = machine.status()
-        boot = f"debian-{st['release']} {st['firmware']}" if st["release"] else "-"
+        boot = f"debian-{st['release']} {st['firmware']} {st['image']}" if st["release"] else "-"
         click.echo(f"{st['name']:6} {st['state']:8} ssh 127.0.0.1:{st['port']}  {st['accel']}  {boot}  "
                    f"pid {st['pid'] or '-'}")
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from hvlab import paths
 from hvlab.errors import HvlabError
 from hvlab.vlab.hostcheck import IMAGE_TOOLS, require_free_space, require_tools
-from hvlab.vlab.releases import RELEASES, check_release
 from hvlab.vlab.image import (
     DPKG_EXCLUDES,
     Progress,
@@ -30,6 +29,7 @@ from hvlab.vlab.image import (
     run_tool,
     sha256_file,
 )
+from hvlab.vlab.releases import RELEASES, check_release
 
 RECIPE_VERSION = 1
 FS_GIB = 3

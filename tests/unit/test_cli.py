@@ -10,7 +10,8 @@ from report_fixture import write_results
 
 from hvlab import cli
 from hvlab.errors import HvlabError
-from hvlab.vlab.machines import Machine
+from hvlab.vlab.machines import Boot, Machine
+from hvlab.vlab.releases import LabTarget
 
 
 def runner() -> CliRunner:
@@ -28,7 +29,8 @@ def invoke(*args: str) -> Result:
 @pytest.fixture
 def nothing_may_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any image build, machine start or exec into ssh fails the test."""
-    monkeypatch.setattr(cli.lab_image, "build", lambda **_k: pytest.fail("image build attempted"))
+    monkeypatch.setattr(cli.lab_image, "build", lambda *_a, **_k: pytest.fail("image build attempted"))
+    monkeypatch.setattr(cli.guest_image, "build", lambda *_a, **_k: pytest.fail("guest image build attempted"))
     monkeypatch.setattr(Machine, "start", lambda *_a, **_k: pytest.fail("machine start attempted"))
     monkeypatch.setattr(cli.os, "execvp", lambda *_a: pytest.fail("exec attempted"))
 
@@ -97,6 +99,134 @@ def test_console_log_and_down_on_absent_lab() -> None:
     assert result.stdout.strip() == "(no serial log)"
     assert invoke("vlab", "down").exit_code == 0
     assert invoke("vlab", "down", "--keep-disks", "xen1").exit_code == 0
+
+
+# --- release and firmware ----------------------------------------------------------------
+
+def assert_refused_naming(result: Result, *accepted: str) -> None:
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    for value in accepted:
+        assert value in result.stderr, result.stderr
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_up_unknown_release_is_refused_before_any_build() -> None:
+    result = invoke("vlab", "up", "--release", "11")
+    assert_refused_naming(result, "'11'", "'13'", "'12'")
+    assert_refused_naming(invoke("vlab", "up", "kvm1", "--firmware", "efi"), "'efi'", "'uefi'", "'uefi-secureboot'",
+                          "'bios'")
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_image_build_unknown_firmware_is_refused_before_any_build() -> None:
+    result = invoke("image", "build", "--firmware", "efi")
+    assert_refused_naming(result, "'efi'", "'uefi'", "'uefi-secureboot'", "'bios'")
+    assert_refused_naming(invoke("image", "build", "--release", "11"), "'11'", "'13'", "'12'")
+    assert_refused_naming(invoke("image", "build", "--guest", "--release", "bookworm"), "'13'", "'12'")
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_image_build_guest_refuses_firmware() -> None:
+    assert_one_line_error(invoke("image", "build", "--guest", "--firmware", "bios"), "--firmware is for lab images")
+
+
+def write_vlab_settings(tmp_path: Path, text: str) -> Path:
+    settings = tmp_path / "project" / "inventories" / "vlab" / "group_vars" / "all.yml"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(text)
+    return settings
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_bad_default_in_the_vlab_inventory_is_refused_before_any_build(tmp_path: Path) -> None:
+    settings = write_vlab_settings(tmp_path, "hvlab_vlab_release: '13'\nhvlab_vlab_firmware: efi\n")
+    assert_one_line_error(invoke("vlab", "up"), str(settings), "'efi'", "uefi, uefi-secureboot, bios")
+    assert_one_line_error(invoke("image", "build"), str(settings), "'efi'")
+
+
+@pytest.fixture
+def recorded_up(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[object]]:
+    """`vlab up` with image builds and machine starts recorded instead of run."""
+    calls: dict[str, list[object]] = {"build": [], "start": []}
+
+    def build(target: LabTarget, **_k: object) -> object:
+        calls["build"].append(target)
+        return cli.lab_image.cached_image(target)
+
+    def start(self: Machine, boot: Boot, **_k: object) -> None:
+        calls["start"].append((self.spec.name, boot))
+
+    monkeypatch.setattr(cli.lab_image, "build", build)
+    monkeypatch.setattr(Machine, "start", start)
+    return calls
+
+
+def test_up_uses_the_vlab_inventorys_defaults(tmp_path: Path, recorded_up: dict[str, list[object]]) -> None:
+    write_vlab_settings(tmp_path, "hvlab_vlab_release: 12\nhvlab_vlab_firmware: bios\n")  # 12 unquoted: an int
+    result = invoke("vlab", "up", "--no-inventory")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("12", "bios")]
+    assert recorded_up["start"] == [("kvm1", Boot("12", "bios")), ("xen1", Boot("12", "bios"))]
+
+
+def test_up_options_override_the_defaults_and_share_one_image(recorded_up: dict[str, list[object]]) -> None:
+    result = invoke("vlab", "up", "--no-inventory", "--firmware", "uefi-secureboot")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("13", "uefi")]  # Secure Boot boots the same disk
+    assert recorded_up["start"] == [("kvm1", Boot("13", "uefi-secureboot")), ("xen1", Boot("13", "uefi-secureboot"))]
+
+
+def record_disk(name: str, boot: Boot) -> None:
+    machine = cli.machines([name])[0]
+    machine.dir.mkdir(parents=True, exist_ok=True)
+    machine.overlay.write_bytes(b"overlay")
+    machine.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware}))
+
+
+def test_up_keeps_an_existing_disks_boot(recorded_up: dict[str, list[object]]) -> None:
+    record_disk("xen1", Boot("12", "bios"))
+    result = invoke("vlab", "up", "--no-inventory")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("13", "uefi"), LabTarget("12", "bios")]
+    assert recorded_up["start"] == [("kvm1", Boot("13", "uefi")), ("xen1", Boot("12", "bios"))]
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_up_refuses_another_release_for_an_existing_disk_before_anything_starts() -> None:
+    record_disk("xen1", Boot("12", "bios"))
+    assert_one_line_error(invoke("vlab", "up", "--release", "13"), "xen1 exists as Debian 12, bios",
+                          "hvlab vlab down xen1")
+
+
+def test_image_build_builds_the_asked_target(recorded_up: dict[str, list[object]]) -> None:
+    result = invoke("image", "build", "--release", "12")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("12", "uefi")]
+    assert result.stdout.strip() == str(cli.lab_image.cached_image(LabTarget("12", "uefi")).path)
+
+
+def test_image_build_guest_takes_the_release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def build(release: str, **_k: object) -> object:
+        asked.append(release)
+        return cli.guest_image.GuestImage(tmp_path / "guest")
+
+    monkeypatch.setattr(cli.guest_image, "build", build)
+    monkeypatch.setattr(cli.lab_image, "build", lambda *_a, **_k: pytest.fail("lab image build attempted"))
+    assert invoke("image", "build", "--guest").exit_code == 0
+    assert invoke("image", "build", "--guest", "--release", "12").exit_code == 0
+    assert asked == ["13", "12"]
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_status_plain_shows_release_and_firmware() -> None:
+    record_disk("kvm1", Boot("12", "bios"))
+    lines = invoke("vlab", "status").stdout.splitlines()
+    assert "stopped" in lines[0] and "debian-12 bios" in lines[0]
+    assert "absent" in lines[1] and "debian-" not in lines[1]
 
 
 def test_version() -> None:

@@ -1,12 +1,17 @@
-"""The generated virtual-lab inventory."""
+"""The generated virtual-lab inventory and the lab's default release and firmware."""
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 import yaml
 
+from hvlab.errors import HvlabError
 from hvlab.vlab import inventory
+from hvlab.vlab.machines import Boot, Machine, spec_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse(text: str) -> dict:
@@ -47,3 +52,75 @@ def test_write_goes_to_project_dir_and_is_stable(tmp_path: Path) -> None:
     path.write_text("stale\n")
     inventory.write()
     assert path.read_text() == inventory.render()
+
+
+# --- default_boot: the release and firmware of new lab machines -----------------------------
+
+def write_settings(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "project" / "inventories" / "vlab" / "group_vars" / "all.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_default_boot_without_settings_is_debian_13_uefi() -> None:
+    assert inventory.default_boot() == Boot("13", "uefi")
+
+
+def test_default_boot_reads_the_vlab_group_vars(tmp_path: Path) -> None:
+    path = write_settings(tmp_path, "hvlab_vlab_release: '12'\nhvlab_vlab_firmware: bios\nhvlab_guests: []\n")
+    assert inventory.settings_path() == path
+    assert inventory.default_boot() == Boot("12", "bios")
+    write_settings(tmp_path, "hvlab_vlab_release: 12\n")  # unquoted YAML: an int
+    assert inventory.default_boot() == Boot("12", "uefi")
+    write_settings(tmp_path, "hvlab_vlab_firmware: uefi-secureboot\n")
+    assert inventory.default_boot() == Boot("13", "uefi-secureboot")
+
+
+def test_committed_vlab_settings_are_valid() -> None:
+    data = yaml.safe_load((ROOT / "inventories" / "vlab" / "group_vars" / "all.yml").read_text())
+    Boot(str(data["hvlab_vlab_release"]), str(data["hvlab_vlab_firmware"]))  # raises on a bad value
+
+
+@pytest.mark.parametrize(("text", "needles"), [
+    ("hvlab_vlab_release: '11'\n", ["'11'", "13, 12"]),
+    ("hvlab_vlab_firmware: efi\n", ["'efi'", "uefi, uefi-secureboot, bios"]),
+    ("hvlab_vlab_release: [13\n", ["not valid YAML"]),
+])
+def test_default_boot_names_the_file_on_a_bad_value(tmp_path: Path, text: str, needles: list[str]) -> None:
+    path = write_settings(tmp_path, text)
+    with pytest.raises(HvlabError) as exc:
+        inventory.default_boot()
+    message = str(exc.value)
+    assert message.startswith(f"{path}: ")
+    for needle in needles:
+        assert needle in message
+
+
+# --- hosts.yml: each machine's own release and firmware ------------------------------------
+
+def hosts(data: dict) -> dict[str, dict]:
+    children = data["all"]["children"]
+    return {name: host for group in children.values() for name, host in group["hosts"].items()}
+
+
+def test_render_carries_the_boot_of_machines_with_a_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    kvm1 = Machine(spec_for("kvm1"))
+    kvm1.dir.mkdir(parents=True)
+    kvm1.overlay.write_bytes(b"overlay")
+    kvm1.boot_file.write_text(json.dumps({"release": "12", "firmware": "uefi-secureboot"}))
+    xen1 = Machine(spec_for("xen1"))
+    xen1.dir.mkdir(parents=True)
+    xen1.boot_file.write_text(json.dumps({"release": "13", "firmware": "bios"}))  # no disk: not a machine yet
+    data = hosts(parse(inventory.render()))
+    assert (data["kvm1"]["hvlab_lab_release"], data["kvm1"]["hvlab_lab_firmware"]) == ("12", "uefi-secureboot")
+    assert "hvlab_lab_release" not in data["xen1"] and "hvlab_lab_firmware" not in data["xen1"]
+
+
+def test_render_refuses_a_disk_without_its_boot_record() -> None:
+    kvm1 = Machine(spec_for("kvm1"))
+    kvm1.dir.mkdir(parents=True)
+    kvm1.overlay.write_bytes(b"overlay")
+    with pytest.raises(HvlabError, match=r"boot\.json is missing or unreadable; run: hvlab vlab down kvm1"):
+        inventory.render()

@@ -14,7 +14,10 @@ import pytest
 from hvlab.errors import HvlabError
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import machines as m
-from hvlab.vlab.machines import LAB, Machine, MachineSpec
+from hvlab.vlab.machines import LAB, Boot, Machine, MachineSpec
+from hvlab.vlab.releases import LabTarget
+
+UEFI13 = Boot("13", "uefi")
 
 
 @pytest.fixture
@@ -162,7 +165,7 @@ def test_ssh_key_generated_once_in_state_dir(tmp_path: Path) -> None:
 
 def test_qemu_command_under_tcg(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HVLAB_ACCEL", "tcg")
-    cmd = kvm1.qemu_command()
+    cmd = kvm1.qemu_command(UEFI13)
     joined = " ".join(cmd)
     assert cmd[0] == "qemu-system-x86_64"
     assert cmd[cmd.index("-cpu") + 1] == "max"
@@ -177,15 +180,19 @@ def test_qemu_command_under_tcg(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) 
     assert m.ssh_key().read_text() not in joined  # the private key is never on the command line
     assert cmd[cmd.index("-m") + 1] == "4096"
     assert cmd[cmd.index("-pidfile") + 1] == str(kvm1.pidfile)
-    assert f"file={kvm1.overlay}" in cmd[cmd.index("-drive") + 1]
+    drives = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-drive"]
+    disk = f"file={kvm1.overlay},if=virtio,cache=unsafe,discard=unmap"
+    assert [d for d in drives if f"file={kvm1.overlay}" in d] == [disk]
+    assert f"if=pflash,format=raw,unit=1,file={kvm1.efi_vars}" in drives
     assert "-daemonize" in cmd
 
 
 def test_qemu_command_under_kvm_uses_host_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HVLAB_ACCEL", "kvm")
-    cmd = Machine(m.spec_for("xen1")).qemu_command()
+    cmd = Machine(m.spec_for("xen1")).qemu_command(Boot("12", "bios"))
     assert cmd[cmd.index("-cpu") + 1] == "host"
     assert "hostfwd=tcp:127.0.0.1:2222-:22" in cmd[cmd.index("-netdev") + 1]
+    assert "pflash" not in " ".join(cmd)
 
 
 def test_ssh_command(kvm1: Machine) -> None:
@@ -205,10 +212,137 @@ def test_serial_tail(kvm1: Machine) -> None:
     assert kvm1.serial_tail(2) == "two\nthree\ufffd"
 
 
+# --- firmware ---------------------------------------------------------------------------
+
+def option_values(args: list[str], option: str) -> list[str]:
+    return [args[i + 1] for i, arg in enumerate(args) if arg == option]
+
+
+def test_firmware_args_bios_is_plain_q35(tmp_path: Path) -> None:
+    assert m.firmware_args("bios", tmp_path / "efi-vars.fd") == ["-machine", "q35"]
+
+
+def test_firmware_args_uefi(tmp_path: Path) -> None:
+    vars_file = tmp_path / "kvm1" / "efi-vars.fd"
+    args = m.firmware_args("uefi", vars_file)
+    assert option_values(args, "-machine") == ["q35"]
+    assert "-global" not in args
+    assert option_values(args, "-drive") == [
+        f"if=pflash,format=raw,unit=0,readonly=on,file={m.OVMF_DIR / 'OVMF_CODE_4M.fd'}",
+        f"if=pflash,format=raw,unit=1,file={vars_file}",
+    ]
+    assert "smm" not in " ".join(args)
+
+
+def test_firmware_args_secureboot(tmp_path: Path) -> None:
+    vars_file = tmp_path / "kvm1" / "efi-vars.fd"
+    args = m.firmware_args("uefi-secureboot", vars_file)
+    assert option_values(args, "-machine") == ["q35,smm=on"]
+    assert option_values(args, "-global") == ["driver=cfi.pflash01,property=secure,value=on"]
+    code, store = option_values(args, "-drive")
+    assert code == f"if=pflash,format=raw,unit=0,readonly=on,file={m.OVMF_DIR / 'OVMF_CODE_4M.secboot.fd'}"
+    assert store == f"if=pflash,format=raw,unit=1,file={vars_file}"  # the machine's own store, writable
+    assert "readonly" not in store
+
+
+@pytest.mark.parametrize(("firmware", "machine_arg", "pflash"), [
+    ("bios", "q35", 0), ("uefi", "q35", 2), ("uefi-secureboot", "q35,smm=on", 2),
+])
+def test_qemu_command_boots_the_asked_firmware(kvm1: Machine, monkeypatch: pytest.MonkeyPatch, firmware: str,
+                                               machine_arg: str, pflash: int) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    cmd = kvm1.qemu_command(Boot("13", firmware))
+    assert option_values(cmd, "-machine") == [machine_arg]
+    assert sum("if=pflash" in d for d in option_values(cmd, "-drive")) == pflash
+
+
+def test_require_firmware_names_the_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(m, "OVMF_DIR", tmp_path)
+    m.require_firmware("bios")  # SeaBIOS comes with QEMU
+    with pytest.raises(HvlabError, match=r"OVMF_CODE_4M\.fd is missing.*apt-get install ovmf"):
+        m.require_firmware("uefi")
+    (tmp_path / "OVMF_CODE_4M.fd").write_bytes(b"code")
+    with pytest.raises(HvlabError, match=r"OVMF_VARS_4M\.fd is missing"):
+        m.require_firmware("uefi")
+    (tmp_path / "OVMF_VARS_4M.fd").write_bytes(b"vars")
+    m.require_firmware("uefi")
+    with pytest.raises(HvlabError, match=r"OVMF_CODE_4M\.secboot\.fd is missing"):
+        m.require_firmware("uefi-secureboot")
+
+
+def test_boot_refuses_unknown_values() -> None:
+    with pytest.raises(HvlabError, match="unknown release '11'; accepted: 13, 12"):
+        Boot("11", "uefi")
+    with pytest.raises(HvlabError, match="unknown firmware 'efi'; accepted: uefi, uefi-secureboot, bios"):
+        Boot("13", "efi")
+    assert Boot("13", "uefi-secureboot").target == LabTarget("13", "uefi")
+    assert Boot("12", "bios").target == LabTarget("12", "bios")
+
+
+# --- recorded boot ----------------------------------------------------------------------
+
+def record(machine: Machine, boot: Boot) -> None:
+    """A machine whose disk was made for `boot`, as start() leaves it."""
+    machine.dir.mkdir(parents=True, exist_ok=True)
+    machine.overlay.write_bytes(b"overlay")
+    machine.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware}) + "\n")
+
+
+def test_boot_for_new_machine_takes_asked_else_default(kvm1: Machine) -> None:
+    default = Boot("12", "bios")
+    assert kvm1.recorded_boot() is None
+    assert kvm1.boot_for(None, None, default) == default
+    assert kvm1.boot_for("13", None, default) == Boot("13", "bios")
+    assert kvm1.boot_for(None, "uefi-secureboot", default) == Boot("12", "uefi-secureboot")
+    with pytest.raises(HvlabError, match="accepted"):
+        kvm1.boot_for("11", None, default)
+
+
+def test_boot_for_existing_disk_keeps_its_own(kvm1: Machine) -> None:
+    record(kvm1, Boot("12", "bios"))
+    assert kvm1.recorded_boot() == Boot("12", "bios")
+    default = Boot("13", "uefi")
+    assert kvm1.boot_for(None, None, default) == Boot("12", "bios")  # not the new default
+    assert kvm1.boot_for("12", None, default) == Boot("12", "bios")
+    assert kvm1.boot_for("12", "bios", default) == Boot("12", "bios")
+
+
+@pytest.mark.parametrize(("release", "firmware"), [("13", None), (None, "uefi"), ("13", "uefi-secureboot")])
+def test_boot_for_existing_disk_refuses_another_boot(kvm1: Machine, release: str | None,
+                                                     firmware: str | None) -> None:
+    record(kvm1, Boot("12", "bios"))
+    with pytest.raises(HvlabError) as exc:
+        kvm1.boot_for(release, firmware, Boot("12", "bios"))
+    message = str(exc.value)
+    assert "kvm1 exists as Debian 12, bios" in message
+    assert "hvlab vlab down kvm1" in message
+
+
+@pytest.mark.parametrize("content", [None, "", "{}", '{"release": "11", "firmware": "uefi"}', "[1]"])
+def test_recorded_boot_missing_or_bad_names_the_way_out(kvm1: Machine, content: str | None) -> None:
+    kvm1.dir.mkdir(parents=True)
+    kvm1.overlay.write_bytes(b"overlay")
+    if content is not None:
+        kvm1.boot_file.write_text(content)
+    with pytest.raises(HvlabError) as exc:
+        kvm1.recorded_boot()
+    assert str(kvm1.boot_file) in str(exc.value)
+    assert "hvlab vlab down kvm1" in str(exc.value)
+
+
+def test_status_reports_release_and_firmware(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    assert (kvm1.status()["release"], kvm1.status()["firmware"]) == (None, None)
+    record(kvm1, Boot("13", "uefi-secureboot"))
+    assert (kvm1.status()["release"], kvm1.status()["firmware"]) == ("13", "uefi-secureboot")
+    kvm1.boot_file.unlink()  # unreadable: status still answers
+    assert kvm1.status()["release"] is None
+
+
 # --- start / stop / destroy without QEMU --------------------------------------------------
 
-def make_cached_image() -> None:
-    cached = lab_image.cached_image()
+def make_cached_image(target: LabTarget | None = None) -> None:
+    cached = lab_image.cached_image(target or LabTarget())
     cached.path.parent.mkdir(parents=True, exist_ok=True)
     cached.path.write_bytes(b"image")
     cached.checksum_path.write_text(hashlib.sha256(b"image").hexdigest() + "  x\n")
@@ -216,25 +350,106 @@ def make_cached_image() -> None:
 
 def test_start_refuses_without_image(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(m, "require_tools", lambda _tools: None)
-    with pytest.raises(HvlabError, match="no cached lab image"):
-        kvm1.start()
-    assert not kvm1.dir.exists()
+    monkeypatch.setattr(m, "require_firmware", lambda _firmware: None)
+    monkeypatch.setattr(m, "_require_port_free", lambda *_a: None)
+    make_cached_image(LabTarget("12", "bios"))  # another target's image does not do
+    with pytest.raises(HvlabError, match="no cached lab image") as exc:
+        kvm1.start(UEFI13)
+    assert lab_image.cached_image(LabTarget("13", "uefi")).path.name in str(exc.value)
+    assert not kvm1.overlay.exists()
+    assert not kvm1.boot_file.exists()
 
 
 def test_start_refuses_busy_port(listening_socket: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
     port = listening_socket.getsockname()[1]
     machine = Machine(MachineSpec("t1", "kvm_hosts", port, 512))
     monkeypatch.setattr(m, "require_tools", lambda _tools: None)
+    monkeypatch.setattr(m, "require_firmware", lambda _firmware: None)
     make_cached_image()
     with pytest.raises(HvlabError, match=f"127.0.0.1:{port} for t1"):
-        machine.start()
+        machine.start(UEFI13)
     assert not machine.overlay.exists()
+
+
+@pytest.fixture
+def fake_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
+    """start() with fake OVMF files, qemu-img and QEMU (recorded, never run) and no boot wait."""
+    ovmf = tmp_path / "ovmf"
+    ovmf.mkdir()
+    for code, vars_template in m.OVMF_FILES.values():
+        (ovmf / code).write_bytes(b"code " + code.encode())
+        (ovmf / vars_template).write_bytes(b"template " + vars_template.encode())
+    monkeypatch.setattr(m, "OVMF_DIR", ovmf)
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    monkeypatch.setattr(m, "require_tools", lambda _tools: None)
+    monkeypatch.setattr(m, "require_free_space", lambda *_a: None)
+    monkeypatch.setattr(m, "_require_port_free", lambda *_a: None)  # another lab may use 2221
+    monkeypatch.setattr(Machine, "wait_ready", lambda *_a, **_k: None)
+    m.ssh_key()  # generated for real, before run is faked
+    calls: list[list[str]] = []
+
+    def run(cmd: list[str], *_a: object, **_k: object) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        if cmd[:2] == ["qemu-img", "create"]:
+            Path(cmd[-1]).write_bytes(b"overlay")
+        elif cmd[0] != "qemu-system-x86_64":
+            pytest.fail(f"unexpected command {cmd!r}")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(m.subprocess, "run", run)
+    return calls
+
+
+@pytest.mark.parametrize(("firmware", "template"), [
+    ("uefi", "OVMF_VARS_4M.fd"), ("uefi-secureboot", "OVMF_VARS_4M.ms.fd"),
+])
+def test_start_uefi_copies_the_variable_store_and_records_the_boot(
+        kvm1: Machine, fake_start: list[list[str]], firmware: str, template: str) -> None:
+    boot = Boot("13", firmware)
+    make_cached_image(boot.target)
+    kvm1.start(boot)
+    assert kvm1.efi_vars.read_bytes() == b"template " + template.encode()
+    assert json.loads(kvm1.boot_file.read_text()) == {"release": "13", "firmware": firmware}
+    assert kvm1.recorded_boot() == boot
+    create, qemu = fake_start
+    assert create[-3:] == ["-b", str(lab_image.cached_image(LabTarget("13", "uefi")).path), str(kvm1.overlay)]
+    assert qemu == kvm1.qemu_command(boot)
+    assert f"if=pflash,format=raw,unit=1,file={kvm1.efi_vars}" in qemu
+
+
+def test_start_bios_has_no_variable_store(kvm1: Machine, fake_start: list[list[str]]) -> None:
+    boot = Boot("12", "bios")
+    make_cached_image(boot.target)
+    kvm1.start(boot)
+    assert not kvm1.efi_vars.exists()
+    assert json.loads(kvm1.boot_file.read_text()) == {"release": "12", "firmware": "bios"}
+    assert fake_start[0][-2] == str(lab_image.cached_image(LabTarget("12", "bios")).path)
+
+
+def test_restart_keeps_the_disk_and_its_variable_store(kvm1: Machine, fake_start: list[list[str]]) -> None:
+    make_cached_image()
+    kvm1.start(UEFI13)
+    kvm1.efi_vars.write_bytes(b"boot entries written by grub-install")
+    fake_start.clear()
+    kvm1.start(UEFI13)
+    assert [c[0] for c in fake_start] == ["qemu-system-x86_64"]  # no new overlay
+    assert kvm1.efi_vars.read_bytes() == b"boot entries written by grub-install"
+
+
+def test_start_refuses_another_boot_for_an_existing_disk(kvm1: Machine, fake_start: list[list[str]]) -> None:
+    make_cached_image()
+    kvm1.start(UEFI13)
+    fake_start.clear()
+    with pytest.raises(HvlabError, match="kvm1 exists as Debian 13, uefi, not Debian 13, uefi-secureboot"):
+        kvm1.start(Boot("13", "uefi-secureboot"))
+    assert fake_start == []
+    assert kvm1.recorded_boot() == UEFI13
 
 
 def test_destroy_stopped_machine_removes_only_its_files(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Machine, "run", lambda *_a, **_k: pytest.fail("no SSH for a stopped machine"))
     kvm1.dir.mkdir(parents=True)
-    for f in (kvm1.overlay, kvm1.serial_log, kvm1.known_hosts):
+    for f in (kvm1.overlay, kvm1.serial_log, kvm1.known_hosts, kvm1.boot_file, kvm1.efi_vars):
         f.write_text("x")
     write_pidfile(kvm1, str(os.getpid()))  # stale: must not be signalled
     keep = kvm1.dir / "notes.txt"

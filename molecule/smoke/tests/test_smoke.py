@@ -2,6 +2,16 @@
 
 from hvlab.vlab.accel import choose_acceleration
 from hvlab.vlab.image import recipe_id
+from hvlab.vlab.releases import LabTarget
+
+
+def lab_target(host) -> LabTarget:
+    """The image the machine was made from, read from the machine: its Debian release and firmware."""
+    os_release = dict(
+        line.split("=", 1) for line in host.file("/etc/os-release").content_string.splitlines() if "=" in line
+    )
+    release = os_release["VERSION_ID"].strip('"')
+    return LabTarget(release, "uefi" if host.file("/sys/firmware/efi").is_directory else "bios")
 
 
 def test_ssh_reaches_the_named_machine(host):
@@ -11,13 +21,18 @@ def test_ssh_reaches_the_named_machine(host):
 def test_machine_runs_the_built_image(host):
     marker = host.file("/etc/hvlab-image")
     assert marker.exists
-    assert marker.content_string.strip() == f"recipe={recipe_id()}"
+    assert marker.content_string.strip() == f"recipe={recipe_id(lab_target(host))}"
 
 
-def test_grub_installed_for_real_on_vda(host):
-    mbr = host.run("dd if=/dev/vda bs=512 count=1 status=none | grep -c GRUB")
-    assert mbr.stdout.strip() == "1"
+def test_grub_installed_for_real(host):
     assert host.file("/var/lib/hvlab/firstboot.done").exists
+    if lab_target(host).layout == "uefi":
+        assert host.mount_point("/boot/efi").filesystem == "vfat"
+        assert host.file("/boot/efi/EFI/debian/grubx64.efi").exists
+        assert "debian" in host.check_output("efibootmgr")  # grub-install's entry, in the machine's own store
+    else:
+        mbr = host.run("dd if=/dev/vda bs=512 count=1 status=none | grep -c GRUB")
+        assert mbr.stdout.strip() == "1"
     cfg = host.file("/boot/grub/grub.cfg")
     assert "### BEGIN /etc/grub.d/10_linux ###" in cfg.content_string
     assert host.run("grub-editenv list").rc == 0

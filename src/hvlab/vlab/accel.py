@@ -27,7 +27,9 @@ class Acceleration:
     def qemu_args(self, runs_xen: bool = False) -> list[str]:
         if self.name == "kvm":
             return ["-accel", "kvm", "-cpu", "host"]
-        return ["-accel", "tcg,thread=multi,tb-size=512", "-cpu", TCG_XEN_CPU_MODEL if runs_xen else "max"]
+        if runs_xen:
+            return ["-accel", "tcg,thread=single,tb-size=512", "-cpu", TCG_XEN_CPU_MODEL]
+        return ["-accel", "tcg,thread=multi,tb-size=512", "-cpu", "max"]
 
 
 def choose_acceleration(

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from hvlab import paths
 from hvlab.errors import HvlabError
 from hvlab.vlab.hostcheck import ESP_TOOLS, IMAGE_TOOLS, require_free_space, require_tools
@@ -50,6 +52,7 @@ BOOT_PACKAGES: dict[str, tuple[str, ...]] = {
     "uefi": ("grub-efi-amd64", "grub-efi-amd64-signed", "shim-signed", "efibootmgr"),
 }
 IMAGE_FILES = Path(__file__).with_name("imagefiles")
+ROLES_DIR = paths.project_root() / "roles"
 BUILD_SPACE_BYTES = 4 * 2**30
 
 Progress = Callable[[str], None]
@@ -66,13 +69,37 @@ class CachedImage:
 
 
 def packages(target: LabTarget) -> tuple[str, ...]:
-    return PACKAGES + BOOT_PACKAGES[target.layout]
+    return PACKAGES + BOOT_PACKAGES[target.layout] + (stack_packages(target.stack, target.release)
+                                                      if target.stack else ())
+
+
+def _role_vars(role: str, release: str) -> dict[str, object]:
+    """The role's Debian vars, layered as the role layers them (Debian.yml, then Debian_N.yml)."""
+    merged: dict[str, object] = {}
+    for name in ("Debian.yml", f"Debian_{release}.yml"):
+        path = ROLES_DIR / role / "vars" / name
+        if path.exists():
+            merged.update(yaml.safe_load(path.read_text()) or {})
+    return merged
+
+
+def stack_packages(stack: str, release: str) -> tuple[str, ...]:
+    """The host packages a role installs on Debian `release`, read from the role's own vars
+    files (one list, one place), so a prepared image can never carry a stale copy: a change
+    there changes the recipe hash and the image is rebuilt."""
+    if stack == "xen":
+        xen = _role_vars("xen_host", release)
+        names = [*xen["__xen_host_base_packages"], *xen["__xen_host_qemu_packages"]]  # type: ignore[misc]
+    else:
+        names = list(_role_vars("kvm_host", release)["__kvm_host_packages"])  # type: ignore[call-overload]
+    return tuple(str(n) for n in names)
 
 
 def recipe_id(target: LabTarget) -> str:
     """Hash of everything that decides the image's content."""
     return recipe_hash(
-        {"v": RECIPE_VERSION, "suite": target.suite, "layout": target.layout, "packages": packages(target),
+        {"v": RECIPE_VERSION, "suite": target.suite, "layout": target.layout, "stack": target.stack,
+         "packages": packages(target),
          "dpkg": DPKG_EXCLUDES, "disk_gib": DISK_GIB, "esp_mib": ESP_MIB},
         IMAGE_FILES,
     )
@@ -89,7 +116,7 @@ def recipe_hash(settings: dict[str, object], files: Path) -> str:
 
 def cached_image(target: LabTarget) -> CachedImage:
     rid = recipe_id(target)
-    return CachedImage(paths.cache_dir() / "images" / f"debian-{target.release}-{target.layout}-{rid}.qcow2", rid)
+    return CachedImage(paths.cache_dir() / "images" / f"{target.name}-{rid}.qcow2", rid)
 
 
 def debian_mirror() -> str:
@@ -125,7 +152,8 @@ def sha256_file(path: Path) -> str:
 def verify(image: CachedImage) -> None:
     """Raise unless the cached image exists and matches the checksum kept beside it."""
     if not image.path.exists():
-        raise HvlabError(f"no cached lab image at {image.path}; run: hvlab image build (with the same --release)")
+        raise HvlabError(f"no cached lab image at {image.path}; "
+                         "run: hvlab image build with the same --release, --firmware and --stack")
     if not image.checksum_path.exists():
         raise HvlabError(f"cached image {image.path} has no checksum file; run: hvlab image build --force")
     recorded = image.checksum_path.read_text().split()
@@ -200,7 +228,7 @@ def _build_into(work: Path, image: CachedImage, target: LabTarget, progress: Pro
     env = dict(os.environ, HVLAB_ROOT_UUID=root_uuid, HVLAB_IMAGE_FILES=str(IMAGE_FILES),
                HVLAB_RECIPE_ID=image.recipe_id, HVLAB_BOOT=target.layout,
                HVLAB_ESP_UUID=f"{esp_id[:4]}-{esp_id[4:]}")
-    progress(f"bootstrapping Debian {suite} ({target.layout}) from {mirror} (a minute or two)")
+    progress(f"bootstrapping {target.name} from {mirror} (a minute or two)")
     cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(packages(target))}",
            "--aptopt=Acquire::Retries \"3\"",
            f"--customize-hook={IMAGE_FILES / 'customize.sh'} \"$1\""]

@@ -30,7 +30,7 @@ from hvlab.errors import HvlabError
 from hvlab.vlab import image as lab_image
 from hvlab.vlab.accel import choose_acceleration
 from hvlab.vlab.hostcheck import MACHINE_TOOLS, require_free_space, require_tools
-from hvlab.vlab.releases import LabTarget, check_firmware, check_release
+from hvlab.vlab.releases import LabTarget, check_firmware, check_image_kind, check_release
 
 Progress = Callable[[str], None]
 
@@ -41,14 +41,15 @@ class MachineSpec:
     group: str
     ssh_port: int
     memory_mib: int
+    stack: str  # the stack whose prepared image it boots: kvm or xen
     cpus: int = 2
 
 
 LAB: dict[str, MachineSpec] = {
     spec.name: spec
     for spec in (
-        MachineSpec("kvm1", "kvm_hosts", 2221, 4096),
-        MachineSpec("xen1", "xen_hosts", 2222, 4096),
+        MachineSpec("kvm1", "kvm_hosts", 2221, 4096, "kvm"),
+        MachineSpec("xen1", "xen_hosts", 2222, 4096, "xen"),
     )
 }
 BOOT_TIMEOUT_S = int(os.environ.get("HVLAB_BOOT_TIMEOUT", "600"))
@@ -63,21 +64,23 @@ OVMF_FILES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Boot:
-    """How a machine boots: a Debian release through a firmware."""
+    """How a machine boots: a Debian release through a firmware, from a bare image or
+    one prepared with its stack's host packages (image: "bare" or "prepared")."""
 
     release: str
     firmware: str
+    image: str = "bare"
 
     def __post_init__(self) -> None:
         check_release(self.release)
         check_firmware(self.firmware)
+        check_image_kind(self.image)
 
-    @property
-    def target(self) -> LabTarget:
-        return LabTarget.for_machine(self.release, self.firmware)
+    def target(self, stack: str) -> LabTarget:
+        return LabTarget.for_machine(self.release, self.firmware, stack if self.image == "prepared" else "")
 
     def describe(self) -> str:
-        return f"Debian {self.release}, {self.firmware}"
+        return f"Debian {self.release}, {self.firmware}, {self.image} image"
 
 
 def firmware_args(firmware: str, efi_vars: Path) -> list[str]:
@@ -159,17 +162,18 @@ class Machine:
             return None
         try:
             data = json.loads(self.boot_file.read_text())
-            return Boot(str(data["release"]), str(data["firmware"]))
+            # A disk made before image kinds existed was made from a bare image.
+            return Boot(str(data["release"]), str(data["firmware"]), str(data.get("image", "bare")))
         except (OSError, ValueError, KeyError, TypeError, HvlabError):
             raise HvlabError(f"{self.spec.name}: {self.boot_file} is missing or unreadable; "
                              f"run: hvlab vlab down {self.spec.name}") from None
 
-    def boot_for(self, release: str | None, firmware: str | None, default: Boot) -> Boot:
+    def boot_for(self, release: str | None, firmware: str | None, image: str | None, default: Boot) -> Boot:
         """The boot asked for, checked against the disk's: an existing disk keeps its own."""
         recorded = self.recorded_boot()
         if recorded is None:
-            return Boot(release or default.release, firmware or default.firmware)
-        asked = Boot(release or recorded.release, firmware or recorded.firmware)
+            return Boot(release or default.release, firmware or default.firmware, image or default.image)
+        asked = Boot(release or recorded.release, firmware or recorded.firmware, image or recorded.image)
         if asked != recorded:
             raise HvlabError(f"{self.spec.name} exists as {recorded.describe()}, not {asked.describe()}; "
                              f"run: hvlab vlab down {self.spec.name} first")
@@ -236,18 +240,21 @@ class Machine:
         if recorded is not None and recorded != boot:
             raise HvlabError(f"{self.spec.name} exists as {recorded.describe()}, not {boot.describe()}")
         _require_port_free(self.spec.ssh_port, self.spec.name)
+        base = lab_image.cached_image(boot.target(self.spec.stack))
+        if recorded is None:
+            lab_image.verify(base)
         self.dir.mkdir(parents=True, exist_ok=True)
         if recorded is None:
-            base = lab_image.cached_image(boot.target)
-            lab_image.verify(base)
             require_free_space(self.dir, 2 * 2**30, f"{self.spec.name}'s disk")
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base.path),
                             str(self.overlay)], check=True, stdin=subprocess.DEVNULL)
-            self.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware}) + "\n")
+            self.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware,
+                                                  "image": boot.image}) + "\n")
             self.known_hosts.unlink(missing_ok=True)
             self.efi_vars.unlink(missing_ok=True)
-            if boot.firmware in OVMF_FILES:
-                shutil.copyfile(OVMF_DIR / OVMF_FILES[boot.firmware][1], self.efi_vars)
+        if boot.firmware in OVMF_FILES and not self.efi_vars.exists():
+            # A fresh store, as on a new machine; the disk's fallback path (EFI/BOOT) still boots.
+            shutil.copyfile(OVMF_DIR / OVMF_FILES[boot.firmware][1], self.efi_vars)
         progress(f"starting {self.spec.name} ({boot.describe()}, {choose_acceleration().name})")
         result = subprocess.run(self.qemu_command(boot), capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if result.returncode != 0:
@@ -323,6 +330,7 @@ class Machine:
             "identity_file": str(ssh_key()), "known_hosts": str(self.known_hosts),
             "serial_log": str(self.serial_log), "accel": choose_acceleration().name,
             "release": boot.release if boot else None, "firmware": boot.firmware if boot else None,
+            "image": boot.image if boot else None,
         }
 
 
