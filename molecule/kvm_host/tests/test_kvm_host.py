@@ -1,6 +1,7 @@
 """kvm_host converged on a lab machine: libvirt up, Linux memory features as configured, a real nested guest."""
 
 import json
+import os
 import time
 
 import pytest
@@ -67,6 +68,13 @@ def test_local_fact_reports_what_is_in_effect(host):
         host.file("/etc/modprobe.d/hvlab-kvm-nested.conf").content_string
     )
     assert fact["dev_kvm"] is True
+
+
+def test_local_fact_names_the_firmware(host):
+    # The lab machine boots through UEFI (molecule.yml; HVLAB_TEST_FIRMWARE overrides it).
+    fact = json.loads(host.check_output("/etc/ansible/facts.d/hvlab_kvm.fact"))
+    assert fact["firmware"] == os.environ.get("HVLAB_TEST_FIRMWARE", "uefi")
+    assert host.file("/sys/firmware/efi").is_directory == (fact["firmware"] != "bios")
 
 
 def test_virt_host_validate_has_no_fail(host):

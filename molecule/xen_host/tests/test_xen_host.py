@@ -1,6 +1,7 @@
 """xen1 after the xen_host role: running on Xen with a stock Dom0, Xen is GRUB's saved default."""
 
 import json
+import os
 import re
 import shlex
 
@@ -117,3 +118,14 @@ def test_xenconsoled_logs_guest_consoles(host):
 def test_local_fact_names_the_console_log_dir(host):
     fact = json.loads(host.file("/etc/ansible/facts.d/hvlab_xen.fact").content_string)
     assert fact["console_log_dir"] == "/var/log/xen/console"
+
+
+def test_local_fact_names_the_firmware_and_release(host):
+    # The lab machine boots through UEFI (molecule.yml; HVLAB_TEST_FIRMWARE overrides it), and
+    # Xen was loaded by GRUB EFI: Xen's own boot log shows the memory map it took from EFI.
+    firmware = os.environ.get("HVLAB_TEST_FIRMWARE", "uefi")
+    fact = json.loads(host.file("/etc/ansible/facts.d/hvlab_xen.fact").content_string)
+    assert fact["firmware"] == firmware
+    assert ("EFI RAM map" in host.check_output("xl dmesg")) == (firmware == "uefi")
+    os_release = dict(re.findall(r'(?m)^(\w+)="?([^"\n]*)"?$', host.file("/etc/os-release").content_string))
+    assert fact["distribution"].startswith(f"Debian {os_release['VERSION_ID']}")
