@@ -8,8 +8,8 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from hvlab.report.charts import COLOURS
-from hvlab.report.stats import CONFIDENCE, MIN_REPEATS
-from hvlab.report.view import EMULATED_BANNER, Report
+from hvlab.report.stats import CONFIDENCE
+from hvlab.report.view import EMULATED_BANNER, HOW_TO_READ, Report
 
 CSS = """
 :root { --kvm: %(kvm)s; --xen: %(xen)s; --ink: #212529; --muted: #5c636a; --line: #dee2e6; }
@@ -38,6 +38,7 @@ td.differs { background: #ffe3e3; font-weight: 600; }
 td.pv { background: #e6fcf5; }
 td.failed { color: #c92a2a; }
 td.warn, td.emulated { color: #e67700; } td.emulated { font-weight: 600; }
+td.outlier { color: #c92a2a; font-weight: 600; } th.stat, td.stat { background: #fff9db; font-weight: 600; }
 .table-wrap { overflow-x: auto; }
 svg.chart { display: block; max-width: 100%%; height: auto; margin: 8px 0; }
 .key span { display: inline-block; padding: 0 8px; margin-right: 6px; border-radius: 4px; }
@@ -88,14 +89,8 @@ See <a href="#problems">Problems</a>; everything that could be read is shown.</d
 <section id="lab"><h2>Lab</h2>{{ table(r.facts) }}</section>
 
 <section id="how"><h2>How to read this</h2>
-<p>Every workload ran several times (repeats) on the same guest under <b class="kvm-text">KVM</b>
-and under <b class="xen-text">Xen</b>. In the charts a bar
-is the mean, each dot one repeat and the whisker the range from the lowest to the highest repeat: dots far
-apart mean a noisy measurement. <b>KVM/Xen</b> is the ratio of the two stacks' geometric means: above 1 the
-KVM figure is higher, which is better for throughput and worse for a time (such as boot, in seconds). The
-{{ level }} interval comes from a Welch t-test on the logarithms of the repeats; when it lies entirely on
-one side of 1 the reading names the better stack, otherwise the difference is within the noise.
-With fewer than {{ min_repeats }} repeats on a side no interval is given.</p>
+{% for paragraph in how_to_read %}<p>{{ paragraph }}</p>
+{% endfor %}
 </section>
 
 <section id="summary"><h2>Summary</h2>
@@ -115,6 +110,7 @@ stacks: see <a href="#fairness">Fairness</a> before trusting a ratio.</p>{% endi
 {% for warning in w.warnings %}<p class="warning">{{ warning }}</p>{% endfor %}
 {{ w.chart }}
 {{ table(w.table) }}
+{{ table(w.ratios) }}
 </section>
 {% else %}<p class="muted">No runs could be read.</p>
 {% endfor %}
@@ -152,4 +148,4 @@ def render_html(report: Report) -> str:
     return _ENV.from_string(TEMPLATE).render(
         # The CSS is this module's own constant: escaping it would break its quotes.
         r=report, css=Markup(CSS % COLOURS), emulated_banner=EMULATED_BANNER, level=f"{CONFIDENCE:.0%}",
-        min_repeats=MIN_REPEATS)
+        how_to_read=HOW_TO_READ)
