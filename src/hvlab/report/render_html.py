@@ -16,7 +16,7 @@ CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
        background: #f8f9fa; }
-main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 64px; background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 64px; background: #fff; }
 h1 { margin: 0; font-size: 28px; } h1 .kvm { color: var(--kvm); } h1 .xen { color: var(--xen); }
 h2 { margin-top: 40px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { margin-top: 32px; } h3 code { font-size: 0.9em; }
@@ -29,7 +29,7 @@ nav ul { display: flex; flex-wrap: wrap; gap: 4px 18px; padding: 0; list-style: 
 table { border-collapse: collapse; margin: 12px 0; font-size: 14px; }
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 td { white-space: nowrap; }
-td.failed, td.warn, td.long { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }
+td.failed, td.warn, td.long, td.reading { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }
 th { background: #f1f3f5; }
 th.kvm { border-bottom: 3px solid var(--kvm); } th.xen { border-bottom: 3px solid var(--xen); }
 td.label { font-weight: 600; }
@@ -37,7 +37,7 @@ td.kvm, .kvm-text { color: var(--kvm); font-weight: 600; } td.xen, .xen-text { c
 td.differs { background: #ffe3e3; font-weight: 600; }
 td.pv { background: #e6fcf5; }
 td.failed { color: #c92a2a; }
-td.warn, td.emulated { color: #e67700; } td.emulated { font-weight: 600; }
+td.warn, td.emulated, td.noisy { color: #e67700; } td.emulated { font-weight: 600; }
 td.outlier { color: #c92a2a; font-weight: 600; } th.stat, td.stat { background: #fff9db; font-weight: 600; }
 .table-wrap { overflow-x: auto; }
 svg.chart { display: block; max-width: 100%%; height: auto; margin: 8px 0; }

@@ -98,13 +98,14 @@ def _interval(item: Comparison) -> Cell:
 
 
 def _reading(item: Comparison) -> Cell:
-    return Cell(item.reading, item.better or ("warn" if item.ratio.low is None or item.noisy else ""))
+    css = item.better or ("warn" if item.ratio.low is None or item.noisy else "reading")
+    return Cell(item.reading, css)
 
 
 def _cv(summary: Summary | None) -> Cell:
     if summary is None or summary.cv is None:
         return Cell(fmt.MISSING)
-    return Cell(f"{summary.cv:.1%}", "warn" if summary.noisy else "")
+    return Cell(f"{summary.cv:.1%}", "noisy" if summary.noisy else "")
 
 
 def _outliers(side: Side) -> Cell:
@@ -172,13 +173,14 @@ def _summary_figure(side: Side, unit: str) -> Cell:
 
 
 def _summary(items: list[Comparison], anchors: dict[str, str]) -> Table:
-    table = Table((*cells("workload", "guest", "metric"), Cell(f"KVM {GEOMEAN}", "kvm"), Cell("KVM CV", "kvm"),
+    table = Table((*cells("workload", "guest", "better when"), Cell(f"KVM {GEOMEAN}", "kvm"), Cell("KVM CV", "kvm"),
                    Cell(f"Xen {GEOMEAN}", "xen"), Cell("Xen CV", "xen"),
                    *cells("KVM/Xen", f"{CONFIDENCE:.0%} CI", "reading")))
     for item in items:
         unit = f" {item.unit}" if item.unit else ""
         table.rows.append((Cell(item.workload, link="#" + anchors[item.workload]), Cell(item.guest),
-                           Cell(f"{item.metric or fmt.MISSING} ({_direction(item)})", "long"),
+                           Cell(_direction(item).removesuffix(" is better"),
+                                hint=f"{item.metric or fmt.MISSING}: {_direction(item)}"),
                            _summary_figure(item.kvm, unit), _cv(item.kvm.summary),
                            _summary_figure(item.xen, unit), _cv(item.xen.summary),
                            Cell(fmt.ratio(item.ratio.estimate)), _interval(item), _reading(item)))
