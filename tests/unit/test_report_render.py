@@ -304,3 +304,32 @@ def test_a_spread_that_makes_the_interval_meaningless_is_said_in_the_reading(tmp
                                    (100, 101, 99, 100, 98)))
     network = next(row for row in table_rows(section(steady, "summary")) if row[0] == "network")
     assert network[-1] == "KVM better"
+
+
+def test_fairness_names_the_back_ends_and_hosts_as_the_hosts_report_them(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    assert fairness_row(html, "disk back-end (host reports)") == (
+        "<td>QEMU virtio-blk in a Linux process (pid 1234)</td><td>QEMU qdisk in Dom0 (pid 2301)</td>")
+    assert fairness_row(html, "net back-end (host reports)") == (
+        "<td>vhost-net (host kernel)</td><td>netback (kernel) in Dom0</td>")
+    assert fairness_row(html, "disk image (host reports)").count("qcow2, linked clone") == 2
+    assert fairness_row(html, "host distribution").count("Debian GNU/Linux 12 (bookworm)") == 2
+    assert fairness_row(html, "host firmware") == "<td>bios</td><td>bios</td>"
+    assert fairness_row(html, "Xen version") == "<td>n/a (KVM)</td><td>4.17.5</td>"
+    hosts = table_rows(section(html, "probes"))
+    assert hosts[0][2:5] == ["distribution", "firmware", "Xen"]
+    assert hosts[1][2:5] == ["Debian GNU/Linux 12 (bookworm)", "bios", "n/a (KVM)"]
+    assert hosts[2][2:5] == ["Debian GNU/Linux 12 (bookworm)", "bios", "4.17.5"]
+    assert "disk back-end (host reports)" in markdown_of(tmp_path)
+
+
+def test_a_raw_image_or_other_firmware_on_one_side_is_a_difference(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    xen = host_probe("xen")
+    xen["data"]["guest_backends"]["g1"] |= {"disk_format": "raw", "disk_backing_file": None}
+    xen["data"]["firmware"] = "uefi-secureboot"
+    write_json(tmp_path / "probes" / "host__xen1.json", xen)
+    html = html_of(tmp_path)
+    assert fairness_row(html, "disk image (host reports)").count('class="differs"') == 2
+    assert fairness_row(html, "host firmware").count('class="differs"') == 2
+    assert "2 fairness difference(s)" in section(html, "summary")

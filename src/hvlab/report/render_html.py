@@ -117,7 +117,11 @@ stacks: see <a href="#fairness">Fairness</a> before trusting a ratio.</p>{% endi
 </section>
 
 <section id="fairness"><h2>Fairness</h2>
-<p>Are the guests really identical on both stacks? Each guest's KVM column is compared with its Xen column.</p>
+<p>Are the guests really identical on both stacks? Each guest's KVM column is compared with its Xen column.
+The rows marked "host reports" and the host rows are what each host's probe read while the guests ran
+(libvirt's live domain, QEMU's open files, <code>xl block-list</code>/<code>network-list</code>, the image's
+header), not what the configuration asked for. The back-ends differ by design: on KVM the guest's disk and
+network are served by its QEMU process (or the host kernel's vhost-net), on Xen by back-ends in Dom0.</p>
 <p class="key"><span class="differs">differs</span> not the same on both stacks ·
 <span class="pv">PV</span> paravirtual on both (virtio on KVM, Xen front-ends on Xen): the expected, fair
 pairing · n/a: exists on one stack only · —: not reported</p>

@@ -62,7 +62,9 @@ def render_markdown(report: Report) -> str:
     out += ["## Fairness", "",
             "Each guest's KVM column is compared with its Xen column: **bold ≠** differs between the stacks; "
             "PV: paravirtual on both (virtio on KVM, Xen front-ends on Xen), the expected, fair pairing; "
-            "n/a: exists on one stack only; —: not reported.", "", *_table(report.fairness)]
+            "n/a: exists on one stack only; —: not reported. The rows marked \"host reports\" and the host rows "
+            "are what each host's probe read while the guests ran, not what the configuration asked for.", "",
+            *_table(report.fairness)]
     out += ["## Probes", ""]
     for section in report.probes:
         out += [f"### {_text(section.title)}", "", _text(section.text), "", *_table(section.table)]
