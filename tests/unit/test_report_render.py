@@ -333,3 +333,20 @@ def test_a_raw_image_or_other_firmware_on_one_side_is_a_difference(tmp_path: Pat
     assert fairness_row(html, "disk image (host reports)").count('class="differs"') == 2
     assert fairness_row(html, "host firmware").count('class="differs"') == 2
     assert "2 fairness difference(s)" in section(html, "summary")
+
+
+def test_stacks_with_different_repeat_counts_render_with_the_counts_and_a_warning(tmp_path: Path) -> None:
+    write_results(tmp_path, with_failure=False)
+    for repeat in (4, 5):
+        (tmp_path / "runs" / f"xen__g1__cpu__r{repeat}.json").unlink()
+    written = write_report(tmp_path, tmp_path / "out")
+    html = written.html.read_text()
+    cpu = re.search(r'id="w-cpu">(.*?)</section>', html, re.DOTALL).group(1)
+    rows = table_rows(cpu)
+    assert (rows[0][9], rows[1][9], rows[2][9]) == ("runs", "5", "3")
+    warning = "g1: the stacks do not have the same number of runs (KVM 5, Xen 3): they were not sampled alike"
+    assert f'<p class="warning">{warning}</p>' in cpu
+    assert f"cpu {warning}" in written.warnings
+    assert "runs/xen__g1__cpu__r4.json: missing: lab.json asks for this repeat" in written.problems
+    item = next(c for c in json.loads(written.summary.read_text())["comparisons"] if c["workload"] == "cpu")
+    assert (item["kvm"]["n"], item["xen"]["n"], item["same_run_count"]) == (5, 3, False)

@@ -136,8 +136,10 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
     status = fields.choice("status", RUN_STATUSES)
     measured = status == "ok"  # a failed run may lack everything about its measurement
     value = fields.get("value", (int, float), required=measured)
-    if value is not None and not math.isfinite(value):
-        fields.faults.append(f"value must be a finite number, got {value!r}")
+    # Every metric is a throughput or a time: zero, negative or infinite is a broken measurement,
+    # and the geometric mean and the log-scale interval have no meaning for it.
+    if value is not None and not (math.isfinite(value) and value > 0):
+        fields.faults.append(f"value must be a positive finite number, got {value!r}")
     run = Run(
         file=name,
         stack=stack or "",
