@@ -350,3 +350,19 @@ def test_stacks_with_different_repeat_counts_render_with_the_counts_and_a_warnin
     assert "runs/xen__g1__cpu__r4.json: missing: lab.json asks for this repeat" in written.problems
     item = next(c for c in json.loads(written.summary.read_text())["comparisons"] if c["workload"] == "cpu")
     assert (item["kvm"]["n"], item["xen"]["n"], item["same_run_count"]) == (5, 3, False)
+
+
+def test_runs_csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    hostile = {"=HYPERLINK(\"http://x\")": "host", "+1+2": "tool", "-2+3": "started", "@SUM(A1)": "error"}
+    path = tmp_path / "runs" / "kvm__g1__cpu__r1.json"
+    record = json.loads(path.read_text()) | {field: text for text, field in hostile.items()}
+    record |= {"status": "failed", "value": None}
+    write_json(path, record)
+    written = write_report(tmp_path, tmp_path / "out")
+    row = next(r for r in csv.DictReader(written.csv.open()) if r["file"] == "runs/kvm__g1__cpu__r1.json")
+    for text, field in hostile.items():
+        assert row[field] == "'" + text
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in csv.reader(written.csv.open()) for cell in r)
+    ok = next(r for r in csv.DictReader(written.csv.open()) if r["file"] == "runs/kvm__g1__cpu__r2.json")
+    assert ok["host"] == "kvm1" and float(ok["value"]) > 0  # ordinary cells are untouched

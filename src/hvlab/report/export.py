@@ -16,13 +16,24 @@ RUN_COLUMNS = ("file", "stack", "host", "guest", "workload", "repeat", "sequence
                "higher_is_better", "value", "tool", "started", "duration_s", "error")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection"); tab
+# and carriage return are on the list because some spreadsheets skip them before looking.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula, quoted so it stays text: names and errors come
+    from input files (what a guest printed), numbers are the report's own and are left alone."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def runs_csv(results: Results) -> str:
     """One row per run file that could be read, failed runs included, in a stable order."""
     out = io.StringIO()
     writer = csv.DictWriter(out, RUN_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for run in sorted(results.runs, key=lambda r: (r.workload, r.guest, r.stack, r.repeat)):
-        writer.writerow(dataclasses.asdict(run))
+        writer.writerow({key: _cell(value) for key, value in dataclasses.asdict(run).items()})
     return out.getvalue()
 
 
