@@ -180,3 +180,14 @@ def test_a_value_that_is_not_a_positive_finite_number_is_a_problem_not_a_point(
     assert message.startswith("value must be a") and shown in message
     assert "runs/kvm__g1__cpu__r2.json" not in {r.file for r in results.runs}
     assert len([r for r in results.runs if r.workload == "cpu" and r.stack == "kvm"]) == 4
+
+
+def test_a_run_whose_content_names_another_stack_or_repeat_is_a_problem(tmp_path: Path) -> None:
+    """A guest that printed another stack's identity cannot be counted on that stack."""
+    write_results(tmp_path)
+    path = tmp_path / "runs" / "kvm__g1__cpu__r2.json"
+    write_json(path, json.loads(path.read_text()) | {"stack": "xen", "repeat": 7})
+    results = load_results(tmp_path)
+    assert problems(results)["runs/kvm__g1__cpu__r2.json"] == (
+        "holds xen 'g1' cpu repeat 7, which belongs in runs/xen__g1__cpu__r7.json: ignored")
+    assert not [r for r in results.runs if r.repeat == 7]
