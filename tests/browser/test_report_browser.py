@@ -5,8 +5,8 @@ page renders, no table or chart runs past the right edge unless it sits in a con
 scrolls sideways, every chart has a size on screen and the data it is drawn from, the console
 stays free of errors, and nothing is fetched beyond the file itself. At 1280 px the summary and
 the workload tables must fit whole: a reading cut off behind a scroll bar is missed by most
-readers. A full-page screenshot per width is kept in $HVLAB_ARTEFACTS_DIR (default: a pytest
-temporary directory, printed) for a person to look at. A missing browser fails the test rather
+readers. A full-page screenshot per width is kept in $HVLAB_ARTEFACTS_DIR (default: results/browser
+in the checkout; the path is printed) for a person to look at. A missing browser fails the test rather
 than skipping it: a report nobody has seen rendered is not tested.
 """
 
@@ -79,11 +79,12 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    explicit = os.environ.get("HVLAB_ARTEFACTS_DIR")
-    path = Path(explicit) if explicit else tmp_path_factory.mktemp("artefacts")
+def artefacts(request: pytest.FixtureRequest) -> Path:
+    path = Path(os.environ.get("HVLAB_ARTEFACTS_DIR") or ROOT / "results" / "browser")
     path.mkdir(parents=True, exist_ok=True)
-    print(f"\nreport screenshots: {path}")  # shown with pytest -s, and in the report of a failure
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # printed even when pytest captures the tests' output
+        print(f"\nreport screenshots: {path}")
     return path
 
 

@@ -96,7 +96,8 @@ See <a href="#problems">Problems</a>; everything that could be read is shown.</d
 <section id="summary"><h2>Summary</h2>
 {% if r.overview %}{{ r.overview }}
 <p class="muted">Ratio of each workload with its {{ level }} interval (log axis). Coloured: the interval
-names a better stack in its colour; grey: no clear difference; hollow: no interval.</p>{% endif %}
+names a better stack in its colour; grey: no clear difference, or a spread too wide to judge; hollow: no
+interval.</p>{% endif %}
 {{ table(r.summary) }}
 {% if r.differences %}<p class="warning">{{ r.differences | length }} fairness difference(s) between the
 stacks: see <a href="#fairness">Fairness</a> before trusting a ratio.</p>{% endif %}

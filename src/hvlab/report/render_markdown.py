@@ -46,6 +46,7 @@ def render_markdown(report: Report) -> str:
     out += ["## How to read this", ""]
     for paragraph in HOW_TO_READ:
         out += [_text(paragraph), ""]
+    out += ["The charts are in report.html.", ""]
     out += ["## Summary", "", *_table(report.summary)]
     if report.differences:
         out += [f"**{len(report.differences)} fairness difference(s)** between the stacks: see Fairness before "

@@ -26,7 +26,7 @@ HOW_TO_READ = (
     f"same {GEOMEAN} for each stack, so dividing the two gives the ratio; the arithmetic mean and the median are "
     "in each workload's detail. Why the geometric mean: the question is \"how many times faster\", benchmark noise "
     "is roughly proportional to the figure, and one run far below the others (a stall) pulls an arithmetic mean "
-    "much further than it pulls a geometric one. In the charts (report.html) a bar is the geometric mean, each dot "
+    "much further than it pulls a geometric one. In the charts a bar is the geometric mean, each dot "
     "one repeat and the whisker the range from the lowest to the highest repeat.",
     f"The {CONFIDENCE:.0%} interval comes from a Welch t-test on the logarithms of the repeats; when it lies "
     "entirely on one side of 1 the reading names the better stack, otherwise the difference is within the noise. "
