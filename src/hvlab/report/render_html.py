@@ -96,7 +96,7 @@ See <a href="#problems">Problems</a>; everything that could be read is shown.</d
 <section id="summary"><h2>Summary</h2>
 {% if r.overview %}{{ r.overview }}
 <p class="muted">Ratio of each workload with its {{ level }} interval (log axis). Coloured: the interval
-names a better stack in its colour; grey: no clear difference, or a spread too wide to judge; hollow: no
+names a better stack in its colour; grey: no clear difference, or a spread too wide for a verdict; hollow: no
 interval.</p>{% endif %}
 {{ table(r.summary) }}
 {% if r.differences %}<p class="warning">{{ r.differences | length }} fairness difference(s) between the
