@@ -163,14 +163,14 @@ def test_qemu_guest_name(probe: ModuleType, cmdline: list[str], name: str | None
 
 def test_domain_devices(probe: ModuleType) -> None:
     assert probe.parse_domain_devices((FIXTURES / "virsh_dumpxml_web1.xml").read_text()) == {
-        "disk_cache": "none", "disk_type": "qcow2", "disk_bus": "virtio",
-        "disk_source": "/var/lib/hvlab/guests/web1/disk.qcow2",
-        "net_type": "network", "net_model": "virtio", "net_driver": None}
+        "disk_cache": "none", "disk_bus": "virtio", "disk_source": "/var/lib/hvlab/guests/web1/disk.qcow2",
+        "net_type": "network"}
     xml = ("<domain><devices><disk type='file' device='disk'><driver name='qemu'/></disk>"
            "<interface type='user'><driver name='qemu'/></interface></devices></domain>")
-    devices = probe.parse_domain_devices(xml)
-    assert (devices["disk_cache"], devices["disk_bus"], devices["net_type"], devices["net_driver"]) == (
-        "default", None, "user", "qemu")
+    assert probe.parse_domain_devices(xml) == {"disk_cache": "default", "disk_bus": None, "disk_source": None,
+                                               "net_type": "user"}
+    assert probe.kvm_net_backend({"net_type": "user"}, None) == "QEMU user-mode networking (slirp)"
+    assert probe.kvm_net_backend({"net_type": "network"}, None) is None  # the process's files unreadable
     assert set(probe.parse_domain_devices("<domain><devices/></domain>").values()) == {None}
 
 

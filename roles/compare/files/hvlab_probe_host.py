@@ -208,25 +208,20 @@ def qemu_xen_domid(cmdline: list[str]) -> int | None:
 def parse_domain_devices(domain_xml: str) -> dict[str, Any]:
     """A running libvirt domain's first disk and network interface, as `virsh dumpxml` reports them.
 
-    disk_cache is 'default' when libvirt chose; net_driver is the <driver name> asked for (vhost
-    or qemu), which the probe checks against the QEMU process's open files.
+    disk_cache is 'default' when libvirt chose. Whether vhost-net serves the interface is not
+    taken from the XML (<driver name> is a request) but from the QEMU process's open files.
     """
     root = ET.fromstring(domain_xml)
-    devices: dict[str, Any] = dict.fromkeys(("disk_cache", "disk_type", "disk_bus", "disk_source", "net_type",
-                                             "net_model", "net_driver"))
+    devices: dict[str, Any] = dict.fromkeys(("disk_cache", "disk_bus", "disk_source", "net_type"))
     disk = next((d for d in root.iterfind("./devices/disk") if d.get("device", "disk") == "disk"), None)
     if disk is not None:
         driver, target, source = disk.find("driver"), disk.find("target"), disk.find("source")
         devices["disk_cache"] = driver.get("cache", "default") if driver is not None else "default"
-        devices["disk_type"] = driver.get("type") if driver is not None else None
         devices["disk_bus"] = target.get("bus") if target is not None else None
         devices["disk_source"] = (source.get("file") or source.get("dev")) if source is not None else None
     interface = root.find("./devices/interface")
     if interface is not None:
-        model, driver = interface.find("model"), interface.find("driver")
         devices["net_type"] = interface.get("type")
-        devices["net_model"] = model.get("type") if model is not None else None
-        devices["net_driver"] = driver.get("name") if driver is not None else None
     return devices
 
 
