@@ -49,6 +49,8 @@ def host_probe(stack: str, guest: str = "g1", *, emulated: bool = True) -> dict[
         "emulated": emulated, "virtualization": "qemu" if emulated else "none",
         "platform": {"vendor": "QEMU", "product": "Standard PC (Q35 + ICH9, 2009)", "in_vm": True} if emulated
         else {"vendor": "Dell Inc.", "product": "PowerEdge R650", "in_vm": False},
+        "os_release": {"id": "debian", "version_id": "12", "pretty_name": "Debian GNU/Linux 12 (bookworm)"},
+        "firmware": "bios" if emulated else "uefi-secureboot",
     }
     if stack == "kvm":
         data |= {
@@ -56,6 +58,9 @@ def host_probe(stack: str, guest: str = "g1", *, emulated: bool = True) -> dict[
                     "after": {"run": 1, "pages_shared": 120, "pages_sharing": 900}},
             "thp_enabled": "madvise",
             "guest_vcpu_affinity": {guest: ["0-1"]},
+            "guest_backends": {guest: {"disk_path": "QEMU virtio-blk in a Linux process (pid 1234)",
+                                       "disk_format": "qcow2", "disk_backing_file": "/var/lib/hvlab/base.qcow2",
+                                       "net_backend": "vhost-net (host kernel)"}},
             "guest_processes": [{"guest": guest, "pid": 1234, "comm": "qemu-system-x86", "sched_policy": "SCHED_OTHER",
                                  "cgroup": f"/machine.slice/machine-qemu\\x2d1\\x2d{guest}.scope/libvirt/emulator",
                                  "rss_kib": 402112, "anon_huge_kib": 12288}],
@@ -67,6 +72,9 @@ def host_probe(stack: str, guest: str = "g1", *, emulated: bool = True) -> dict[
             "dom0": {"memory_mib": 1024, "vcpus": 2, "dom0_mem_configured": 1024},
             "domains": [{"name": guest, "type": "pvh", "memory_mib": 512, "vcpus": 1}],
             "guest_vcpu_affinity": {guest: ["0-1"]},
+            "guest_backends": {guest: {"disk_path": "QEMU qdisk in Dom0 (pid 2301)", "disk_format": "qcow2",
+                                       "disk_backing_file": "/var/lib/hvlab/base.qcow2",
+                                       "net_backend": "netback (kernel) in Dom0"}},
         }
     return {"schema": "hvlab.probe/1", "kind": "host", "stack": stack, "name": HOSTS[stack],
             "collected": "2025-01-10T09:58:00+00:00", "data": data}

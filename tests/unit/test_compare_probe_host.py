@@ -48,12 +48,32 @@ def script(bin_dir: Path, name: str, body: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
+def qcow2(path: Path, backing: str | None) -> Path:
+    """A qcow2 header (magic, version 3, backing file offset and size), the backing name after it."""
+    name = (backing or "").encode()
+    header = b"QFI\xfb" + (3).to_bytes(4, "big") + (104 if backing else 0).to_bytes(8, "big") \
+        + len(name).to_bytes(4, "big")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header.ljust(104, b"\0") + name)
+    return path
+
+
 def fake_xl(bin_dir: Path) -> None:
+    """xl printing the fixtures; `xl list -l` names disk images made here (web1 a linked clone, db1 raw)."""
+    images = bin_dir.parent / "images"
+    long_listing = json.loads((FIXTURES / "xl_list_long.json").read_text())
+    long_listing[0]["config"]["disks"][0]["pdev_path"] = str(qcow2(images / "web1.qcow2", "/srv/base.qcow2"))
+    raw = images / "db1.img"
+    raw.write_bytes(b"\0" * 512)
+    long_listing[1]["config"]["disks"][0]["pdev_path"] = str(raw)
+    (bin_dir.parent / "xl_list_long.json").write_text(json.dumps(long_listing))
     script(bin_dir, "xl", f"""case "$*" in
   info) /bin/cat {FIXTURES / "xl_info.txt"} ;;
   list) /bin/cat {FIXTURES / "xl_list.txt"} ;;
-  "list -l") /bin/cat {FIXTURES / "xl_list_long.json"} ;;
+  "list -l") /bin/cat {bin_dir.parent / "xl_list_long.json"} ;;
   vcpu-list) /bin/cat {FIXTURES / "xl_vcpu_list.txt"} ;;
+  "block-list 1"|"block-list 2") /bin/cat {FIXTURES}/xl_block_list_$2.txt ;;
+  "network-list 1"|"network-list 2") /bin/cat {FIXTURES}/xl_network_list_$2.txt ;;
   *) echo "unexpected xl $*" >&2; exit 2 ;;
 esac""")
 
@@ -141,11 +161,73 @@ def test_qemu_guest_name(probe: ModuleType, cmdline: list[str], name: str | None
     assert probe.qemu_guest_name(cmdline) == name
 
 
-def test_domain_disk_cache(probe: ModuleType) -> None:
-    assert probe.parse_domain_disk_cache((FIXTURES / "virsh_dumpxml_web1.xml").read_text()) == "none"
-    xml = "<domain><devices><disk type='file' device='disk'><driver name='qemu'/></disk></devices></domain>"
-    assert probe.parse_domain_disk_cache(xml) == "default"
-    assert probe.parse_domain_disk_cache("<domain><devices/></domain>") is None
+def test_domain_devices(probe: ModuleType) -> None:
+    assert probe.parse_domain_devices((FIXTURES / "virsh_dumpxml_web1.xml").read_text()) == {
+        "disk_cache": "none", "disk_bus": "virtio", "disk_source": "/var/lib/hvlab/guests/web1/disk.qcow2",
+        "net_type": "network"}
+    xml = ("<domain><devices><disk type='file' device='disk'><driver name='qemu'/></disk>"
+           "<interface type='user'><driver name='qemu'/></interface></devices></domain>")
+    assert probe.parse_domain_devices(xml) == {"disk_cache": "default", "disk_bus": None, "disk_source": None,
+                                               "net_type": "user"}
+    assert probe.kvm_net_backend({"net_type": "user"}, None) == "QEMU user-mode networking (slirp)"
+    assert probe.kvm_net_backend({"net_type": "network"}, None) is None  # the process's files unreadable
+    assert set(probe.parse_domain_devices("<domain><devices/></domain>").values()) == {None}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ((FIXTURES / "os-release").read_text(),
+     {"id": "debian", "version_id": "12", "pretty_name": "Debian GNU/Linux 12 (bookworm)"}),
+    ("ID='ubuntu'\nVERSION_ID=24.04\n# PRETTY_NAME=\"no\"\n", {"id": "ubuntu", "version_id": "24.04",
+                                                                 "pretty_name": None}),
+    (None, {"id": None, "version_id": None, "pretty_name": None}),
+])
+def test_os_release(probe: ModuleType, text: str | None, expected: dict[str, str | None]) -> None:
+    assert probe.parse_os_release(text) == expected
+
+
+def test_os_release_falls_back_to_usr_lib(probe: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "usr" / "lib").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "os-release").write_text("ID=fedora\nVERSION_ID=41\n")
+    assert probe.os_release(tmp_path / "etc")["id"] == "fedora"
+
+
+@pytest.mark.parametrize(("efi", "secure_boot", "mode"), [
+    (False, None, "bios"),
+    (True, None, "uefi"),
+    (True, b"\x06\x00\x00\x00\x00", "uefi"),
+    (True, b"\x06\x00\x00\x00\x01", "uefi-secureboot"),
+])
+def test_firmware_mode(probe: ModuleType, tmp_path: Path, efi: bool, secure_boot: bytes | None, mode: str) -> None:
+    efivars = tmp_path / "firmware" / "efi" / "efivars"
+    if efi:
+        efivars.mkdir(parents=True)
+    if secure_boot is not None:
+        (efivars / probe.SECURE_BOOT_VAR).write_bytes(secure_boot)
+    assert probe.firmware_mode(tmp_path) == mode
+
+
+def test_image_format_from_the_header(probe: ModuleType, tmp_path: Path) -> None:
+    assert probe.image_format(qcow2(tmp_path / "clone.qcow2", "/var/lib/hvlab/base.qcow2")) == {
+        "format": "qcow2", "backing_file": "/var/lib/hvlab/base.qcow2"}
+    assert probe.image_format(qcow2(tmp_path / "base.qcow2", None)) == {"format": "qcow2", "backing_file": None}
+    (tmp_path / "disk.img").write_bytes(b"\xebc\x90" + b"\0" * 509)
+    assert probe.image_format(tmp_path / "disk.img") == {"format": "raw", "backing_file": None}
+    errors: list[str] = []
+    assert probe.image_facts(str(tmp_path / "absent.qcow2"), errors) == {"format": None, "backing_file": None}
+    assert errors == [f"{tmp_path / 'absent.qcow2'}: cannot read the image header: No such file or directory"]
+
+
+def test_xl_device_lists(probe: ModuleType) -> None:
+    assert probe.parse_xl_device_list((FIXTURES / "xl_block_list_1.txt").read_text()) == [
+        {"backend_domid": 0, "kind": "qdisk"}]
+    assert probe.parse_xl_device_list((FIXTURES / "xl_network_list_1.txt").read_text()) == [
+        {"backend_domid": 0, "kind": "vif"}]
+    assert probe.parse_xl_device_list("Vdev  BE  handle state evt-ch ring-ref BE-path\n") == []
+    assert probe.xen_backend({"backend_domid": 0, "kind": "qdisk"}, probe.XEN_DISK_BACKENDS, 3305) == \
+        "QEMU qdisk in Dom0 (pid 3305)"
+    assert probe.xen_backend({"backend_domid": 4, "kind": "vif"}, probe.XEN_NET_BACKENDS) == \
+        "netback (kernel) in driver domain 4"
 
 
 def test_ksm_before(probe: ModuleType, tmp_path: Path) -> None:
@@ -225,7 +307,8 @@ def test_xl_list_long_is_an_array(probe: ModuleType) -> None:
         ("web1", 1, "pvh", 1024, 2),
         ("db1", 2, "hvm", 512, 1),
     ]
-    assert domains[0]["disks"] == [{"vdev": "xvda", "backend": "qdisk", "format": "qcow2", "direct_io_safe": True,
+    assert domains[0]["disks"] == [{"vdev": "xvda", "backend": "qdisk", "format": "qcow2",
+                                    "pdev_path": "/var/lib/hvlab/guests/web1/disk.qcow2", "direct_io_safe": True,
                                     "cache_mode": "none"}]
     assert domains[1]["disk_cache_mode"] == "writeback"
 
@@ -270,10 +353,33 @@ def test_qemu_processes(probe: ModuleType, proc: Path) -> None:
 
 def test_kvm_host_probe(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin: Path) -> None:
     script(fake_bin, "systemd-detect-virt", "echo none; exit 1")
-    script(fake_bin, "virsh", f'[ "$4" = web1 ] && exec /bin/cat {FIXTURES / "virsh_dumpxml_web1.xml"}; exit 1')
+    # The domain's disk is a linked clone made here; QEMU (pid 2817) holds /dev/vhost-net open.
+    image = qcow2(tmp_path / "images" / "web1.qcow2", "/var/lib/hvlab/images/base.qcow2")
+    xml = (FIXTURES / "virsh_dumpxml_web1.xml").read_text().replace("/var/lib/hvlab/guests/web1/disk.qcow2",
+                                                                    str(image))
+    (tmp_path / "web1.xml").write_text(xml)
+    script(fake_bin, "virsh", f'[ "$4" = web1 ] && exec /bin/cat {tmp_path / "web1.xml"}; exit 1')
+    fds = proc / "2817" / "fd"
+    fds.mkdir()
+    for fd, target in (("0", "/dev/null"), ("31", "/dev/vhost-net"), ("32", "/dev/net/tun")):
+        (fds / fd).symlink_to(target)
     saved = tmp_path / "ksm-before.json"
     saved.write_text('{"run": 1, "pages_shared": 0, "pages_sharing": 0}')
-    data = probe.collect(args("kvm", ksm_before=str(saved)), proc_root=proc, sys_root=make_sys(tmp_path))
+    sys_root = make_sys(tmp_path)
+    (sys_root / "firmware" / "efi").mkdir(parents=True)
+    (tmp_path / "etc").mkdir()
+    shutil.copy(FIXTURES / "os-release", tmp_path / "etc" / "os-release")
+    data = probe.collect(args("kvm", ksm_before=str(saved)), proc_root=proc, sys_root=sys_root,
+                         etc_root=tmp_path / "etc")
+    assert data["os_release"] == {"id": "debian", "version_id": "12", "pretty_name": "Debian GNU/Linux 12 (bookworm)"}
+    assert data["firmware"] == "uefi"
+    assert data["guest_backends"] == {"web1": {
+        "disk_path": "QEMU virtio-blk in a Linux process (pid 2817)", "disk_format": "qcow2",
+        "disk_backing_file": "/var/lib/hvlab/images/base.qcow2", "net_backend": "vhost-net (host kernel)"}}
+    (fds / "31").unlink()
+    data = probe.collect(args("kvm", ksm_before=str(saved)), proc_root=proc, sys_root=sys_root)
+    assert data["guest_backends"]["web1"]["net_backend"] == "QEMU user space (no vhost-net)"
+    assert data["firmware"] == "uefi"
     assert data["cpu_model"] == "AMD Ryzen 7 5800X 8-Core Processor"
     assert data["governor"] == "performance"
     assert data["emulated"] is True
@@ -300,6 +406,12 @@ def test_xen_host_probe(probe: ModuleType, proc: Path, tmp_path: Path, fake_bin:
     assert data["guest_disk_cache"] == {"web1": "none", "db1": "writeback"}
     assert data["guest_vcpu_affinity"] == {"web1": ["0-1", "0-1"], "db1": ["1"]}
     assert [p["xen_domid"] for p in data["qemu_processes"]] == [None, 1]
+    assert data["guest_backends"] == {
+        "web1": {"disk_path": "QEMU qdisk in Dom0 (pid 3305)", "disk_format": "qcow2",
+                 "disk_backing_file": "/srv/base.qcow2", "net_backend": "netback (kernel) in Dom0"},
+        "db1": {"disk_path": "blkback (kernel) in Dom0", "disk_format": "raw", "disk_backing_file": None,
+                "net_backend": "netback (kernel) in Dom0"}}
+    assert data["firmware"] == "bios"
     assert "ksm" not in data
     assert data["errors"] == []
 

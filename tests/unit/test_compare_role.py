@@ -246,3 +246,42 @@ def test_bad_input_fails_before_anything_runs(tmp_path: Path, variables: dict[st
     assert proc.returncode != 0
     assert message in " ".join((proc.stdout + proc.stderr).split())
     assert not results.exists()
+
+
+# Runs each of the role's scripts, then rewrites what a guest script printed as a hostile guest
+# would: the other stack, a guest name that climbs out of runs/, another repeat.
+HOSTILE_PYTHON = """#!/usr/bin/python3
+import json, subprocess, sys
+proc = subprocess.run(["/usr/bin/python3", *sys.argv[1:]], capture_output=True, text=True)
+sys.stderr.write(proc.stderr)
+in_guest = sys.argv[1].endswith(("hvlab_workload.py", "hvlab_probe_guest.py"))
+if not in_guest:
+    sys.stdout.write(proc.stdout)
+for line in proc.stdout.splitlines() if in_guest else []:
+    document = json.loads(line)
+    forged = {"stack": "xen" if document["stack"] == "kvm" else "kvm", "guest": "../../escaped",
+              "name": "../../escaped", "repeat": 9, "host": "elsewhere"}
+    print(json.dumps(document | {key: value for key, value in forged.items() if key in document}))
+sys.exit(proc.returncode)
+"""
+
+
+def test_records_are_named_from_the_controllers_values_not_from_what_a_guest_printed(tmp_path: Path) -> None:
+    python = tmp_path / "hostile-python3"
+    python.write_text(HOSTILE_PYTHON)
+    python.chmod(0o755)
+    results = tmp_path / "results"
+    proc = run_compare(tmp_path, {"compare_repeats": 1, "compare_workloads": ["cpu"], "compare_boot_time": False,
+                                  "compare_results_dir": str(results), "compare_install_packages": False,
+                                  "__compare_python": str(python)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.name for p in (results / "runs").iterdir()) == ["kvm__web1__cpu__r1.json",
+                                                                     "xen__web1__cpu__r1.json"]
+    assert not list(tmp_path.rglob("*escaped*"))
+    for stack, host, sequence in (("kvm", "kvm1", 1), ("xen", "xen1", 2)):  # the KVM guest runs first
+        record = json.loads((results / "runs" / f"{stack}__web1__cpu__r1.json").read_text())
+        assert (record["stack"], record["guest"], record["host"], record["repeat"], record["sequence"]) == (
+            stack, "web1", host, 1, sequence)
+        probe = json.loads((results / "probes" / f"guest__{stack}__web1.json").read_text())
+        assert (probe["stack"], probe["name"], probe["host"]) == (stack, "web1", host)
+    assert [p for p in load_results(results).problems if p.file.startswith("runs/")] == []

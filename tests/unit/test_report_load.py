@@ -164,3 +164,30 @@ def test_one_boot_record_per_guest_is_complete(tmp_path: Path) -> None:
 def test_an_empty_dir_is_an_error(tmp_path: Path, make: object) -> None:
     with pytest.raises(HvlabError, match="no results here"):
         load_results(make(tmp_path))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("text", "shown"), [("0", "0"), ("-3.5", "-3.5"), ("NaN", "nan"), ("Infinity", "inf"),
+                                             ("-Infinity", "-inf"), ('"12.5"', "'12.5'")])
+def test_a_value_that_is_not_a_positive_finite_number_is_a_problem_not_a_point(
+        tmp_path: Path, text: str, shown: str) -> None:
+    write_results(tmp_path)
+    path = tmp_path / "runs" / "kvm__g1__cpu__r2.json"
+    record = json.loads(path.read_text())
+    # json.dumps cannot write NaN in a string on purpose; Python's json reads NaN and Infinity.
+    path.write_text(json.dumps(record | {"value": "VALUE"}).replace('"VALUE"', text))
+    results = load_results(tmp_path)
+    message = problems(results)["runs/kvm__g1__cpu__r2.json"]
+    assert message.startswith("value must be a") and shown in message
+    assert "runs/kvm__g1__cpu__r2.json" not in {r.file for r in results.runs}
+    assert len([r for r in results.runs if r.workload == "cpu" and r.stack == "kvm"]) == 4
+
+
+def test_a_run_whose_content_names_another_stack_or_repeat_is_a_problem(tmp_path: Path) -> None:
+    """A guest that printed another stack's identity cannot be counted on that stack."""
+    write_results(tmp_path)
+    path = tmp_path / "runs" / "kvm__g1__cpu__r2.json"
+    write_json(path, json.loads(path.read_text()) | {"stack": "xen", "repeat": 7})
+    results = load_results(tmp_path)
+    assert problems(results)["runs/kvm__g1__cpu__r2.json"] == (
+        "holds xen 'g1' cpu repeat 7, which belongs in runs/xen__g1__cpu__r7.json: ignored")
+    assert not [r for r in results.runs if r.repeat == 7]

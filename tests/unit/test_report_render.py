@@ -234,3 +234,135 @@ def test_vcpu_affinity_as_the_hosts_see_it_is_compared(tmp_path: Path) -> None:
     write_json(tmp_path / "probes" / "host__xen1.json", host)
     row = fairness_row(html_of(tmp_path), "vCPU affinity seen by the host")
     assert "vCPU 0: 1<" in row and row.count('class="differs"') == 2
+
+
+# The network runs of issue 22 (Mbit/s): the tables used to show arithmetic means (88.66 and 84.22)
+# beside a ratio of geometric means (0.795), which contradicts itself to anyone who divides.
+NETWORK_KVM = (127.9, 10.4, 125.0, 128.7, 51.3)
+NETWORK_XEN = (111.3, 112.2, 79.9, 60.8, 56.9)
+
+
+def write_network(root: Path, kvm: tuple[float, ...] = NETWORK_KVM, xen: tuple[float, ...] = NETWORK_XEN) -> Path:
+    write_results(root, with_failure=False)
+    for stack, values in (("kvm", kvm), ("xen", xen)):
+        for repeat, value in enumerate(values, 1):
+            write_json(root / "runs" / f"{stack}__g1__network__r{repeat}.json",
+                       run_record(stack, "g1", "network", repeat, value))
+    return root
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """Every table row of an HTML fragment as its cells' text."""
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)]
+            for row in re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)]
+
+
+def test_tables_show_the_geometric_means_the_ratio_divides(tmp_path: Path) -> None:
+    html = html_of(write_network(tmp_path))
+    rows = table_rows(section(html, "summary"))
+    header = rows[0]
+    assert header[3:8] == ["KVM geometric mean", "KVM CV", "Xen geometric mean", "Xen CV", "KVM/Xen"]
+    network = next(row for row in rows if row[0] == "network")
+    assert network[3].startswith("64.28 Mbit/s") and network[5] == "80.84 Mbit/s"
+    assert network[7] == "0.795"
+    assert "88.66" not in section(html, "summary")  # the arithmetic mean is in the detail only
+    detail = table_rows(re.search(r'id="w-network">(.*?)</section>', html, re.DOTALL).group(1))
+    assert detail[0][:6] == ["guest", "stack", "geometric mean", "arithmetic mean", "median", "stdev"]
+    assert detail[1][1:5] == ["KVM", "64.28", "88.66", "125.0"]
+    assert detail[2][1:5] == ["Xen", "80.84", "84.22", "79.90"]
+    how = section(html, "how")
+    assert "geometric mean" in how and "arithmetic mean and the median" in how and "Why the geometric" in how
+
+
+def test_the_stalled_run_is_flagged_in_chart_tables_and_summary_json(tmp_path: Path) -> None:
+    write_network(tmp_path)
+    written = write_report(tmp_path, tmp_path / "out")
+    html = written.html.read_text()
+    network = re.search(r'id="w-network">(.*?)</section>', html, re.DOTALL).group(1)
+    assert network.count('class="repeat outlier"') == 1
+    assert "KVM g1: 10.40, an outlier" in network
+    kvm_row = table_rows(network)[1]
+    assert kvm_row[-1] == "10.40 (r2)" and kvm_row[6] == "61.7%"
+    assert "1 outlier run(s) on KVM: 10.40 in repeat 2" in network
+    assert "64.28 Mbit/s (1 outlier)" in section(html, "summary")
+    summary = json.loads(written.summary.read_text())
+    assert summary["outlier_runs"] == 1 and "Tukey" in summary["outlier_rule"]
+    item = next(c for c in summary["comparisons"] if c["workload"] == "network")
+    assert item["kvm"]["outliers"] == ["runs/kvm__g1__network__r2.json"] and item["xen"]["outliers"] == []
+    assert round(item["kvm"]["geomean"], 1) == 64.3 and round(item["xen"]["geomean"], 1) == 80.8
+    assert item["kvm"]["median"] == 125.0 and item["kvm"]["noisy"] is True
+    assert "outlier" in markdown_of(tmp_path) and "| 10.40 (r2) |" in markdown_of(tmp_path)
+
+
+def test_a_spread_that_makes_the_interval_meaningless_is_said_in_the_reading(tmp_path: Path) -> None:
+    html = html_of(write_network(tmp_path))
+    network = next(row for row in table_rows(section(html, "summary")) if row[0] == "network")
+    assert network[-1] == "too noisy to tell: KVM CV 62%, Xen CV 32%"
+    assert "the interval says little" in section(html, "workloads")
+    # Steady repeats with the same ratio do get a reading that names a stack.
+    steady = html_of(write_network(tmp_path / "steady", tuple(v * 1.5 for v in (100, 101, 99, 100, 102)),
+                                   (100, 101, 99, 100, 98)))
+    network = next(row for row in table_rows(section(steady, "summary")) if row[0] == "network")
+    assert network[-1] == "KVM better"
+
+
+def test_fairness_names_the_back_ends_and_hosts_as_the_hosts_report_them(tmp_path: Path) -> None:
+    html = html_of(write_results(tmp_path))
+    assert fairness_row(html, "disk back-end (host reports)") == (
+        "<td>QEMU virtio-blk in a Linux process (pid 1234)</td><td>QEMU qdisk in Dom0 (pid 2301)</td>")
+    assert fairness_row(html, "net back-end (host reports)") == (
+        "<td>vhost-net (host kernel)</td><td>netback (kernel) in Dom0</td>")
+    assert fairness_row(html, "disk image (host reports)").count("qcow2, linked clone") == 2
+    assert fairness_row(html, "host distribution").count("Debian GNU/Linux 12 (bookworm)") == 2
+    assert fairness_row(html, "host firmware") == "<td>bios</td><td>bios</td>"
+    assert fairness_row(html, "Xen version") == "<td>n/a (KVM)</td><td>4.17.5</td>"
+    hosts = table_rows(section(html, "probes"))
+    assert hosts[0][2:5] == ["distribution", "firmware", "Xen"]
+    assert hosts[1][2:5] == ["Debian GNU/Linux 12 (bookworm)", "bios", "n/a (KVM)"]
+    assert hosts[2][2:5] == ["Debian GNU/Linux 12 (bookworm)", "bios", "4.17.5"]
+    assert "disk back-end (host reports)" in markdown_of(tmp_path)
+
+
+def test_a_raw_image_or_other_firmware_on_one_side_is_a_difference(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    xen = host_probe("xen")
+    xen["data"]["guest_backends"]["g1"] |= {"disk_format": "raw", "disk_backing_file": None}
+    xen["data"]["firmware"] = "uefi-secureboot"
+    write_json(tmp_path / "probes" / "host__xen1.json", xen)
+    html = html_of(tmp_path)
+    assert fairness_row(html, "disk image (host reports)").count('class="differs"') == 2
+    assert fairness_row(html, "host firmware").count('class="differs"') == 2
+    assert "2 fairness difference(s)" in section(html, "summary")
+
+
+def test_stacks_with_different_repeat_counts_render_with_the_counts_and_a_warning(tmp_path: Path) -> None:
+    write_results(tmp_path, with_failure=False)
+    for repeat in (4, 5):
+        (tmp_path / "runs" / f"xen__g1__cpu__r{repeat}.json").unlink()
+    written = write_report(tmp_path, tmp_path / "out")
+    html = written.html.read_text()
+    cpu = re.search(r'id="w-cpu">(.*?)</section>', html, re.DOTALL).group(1)
+    rows = table_rows(cpu)
+    assert (rows[0][9], rows[1][9], rows[2][9]) == ("runs", "5", "3")
+    warning = "g1: the stacks do not have the same number of runs (KVM 5, Xen 3): they were not sampled alike"
+    assert f'<p class="warning">{warning}</p>' in cpu
+    assert f"cpu {warning}" in written.warnings
+    assert "runs/xen__g1__cpu__r4.json: missing: lab.json asks for this repeat" in written.problems
+    item = next(c for c in json.loads(written.summary.read_text())["comparisons"] if c["workload"] == "cpu")
+    assert (item["kvm"]["n"], item["xen"]["n"], item["same_run_count"]) == (5, 3, False)
+
+
+def test_runs_csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    hostile = {"=HYPERLINK(\"http://x\")": "host", "+1+2": "tool", "-2+3": "started", "@SUM(A1)": "error"}
+    path = tmp_path / "runs" / "kvm__g1__cpu__r1.json"
+    record = json.loads(path.read_text()) | {field: text for text, field in hostile.items()}
+    record |= {"status": "failed", "value": None}
+    write_json(path, record)
+    written = write_report(tmp_path, tmp_path / "out")
+    row = next(r for r in csv.DictReader(written.csv.open()) if r["file"] == "runs/kvm__g1__cpu__r1.json")
+    for text, field in hostile.items():
+        assert row[field] == "'" + text
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in csv.reader(written.csv.open()) for cell in r)
+    ok = next(r for r in csv.DictReader(written.csv.open()) if r["file"] == "runs/kvm__g1__cpu__r2.json")
+    assert ok["host"] == "kvm1" and float(ok["value"]) > 0  # ordinary cells are untouched

@@ -1,10 +1,11 @@
 """The report's statistics against figures worked out by hand (and Student's t tables)."""
 
 import math
+import statistics
 
 import pytest
 
-from hvlab.report.stats import FEW_REPEATS, ratio, summarize, t_cdf, t_quantile
+from hvlab.report.stats import FEW_REPEATS, outliers, ratio, summarize, t_cdf, t_quantile
 
 
 def test_summary_of_known_data() -> None:
@@ -72,3 +73,48 @@ def test_no_ratio_without_runs_or_with_non_positive_values() -> None:
     assert ratio([], [1.0, 2.0, 3.0]).note == f"no successful runs on KVM; {FEW_REPEATS}"
     assert ratio([1.0, 2.0, 3.0], []).estimate is None
     assert "zero or negative" in (ratio([0.0, 1.0, 2.0], [1.0, 2.0, 3.0]).note or "")
+
+
+# The network runs of issue 22 (Mbit/s): one KVM run of 10.4, a twelfth of its neighbours.
+NETWORK_KVM = [127.9, 10.4, 125.0, 128.7, 51.3]
+NETWORK_XEN = [111.3, 112.2, 79.9, 60.8, 56.9]
+
+
+def test_the_network_runs_of_issue_22_give_the_geometric_means_the_ratio_divides() -> None:
+    kvm, xen = summarize(NETWORK_KVM), summarize(NETWORK_XEN)
+    assert kvm is not None and xen is not None
+    assert (round(kvm.geomean, 1), round(xen.geomean, 1)) == (64.3, 80.8)
+    assert (kvm.mean, xen.mean) == (pytest.approx(88.66), pytest.approx(84.22))
+    assert (kvm.median, xen.median) == (125.0, 79.9)
+    # The ratio is the quotient of the two figures the tables show, not of the arithmetic means.
+    assert ratio(NETWORK_KVM, NETWORK_XEN).estimate == pytest.approx(kvm.geomean / xen.geomean)
+    assert kvm.geomean / xen.geomean == pytest.approx(0.795, abs=5e-4)
+
+
+def test_coefficient_of_variation_and_noise() -> None:
+    kvm, xen = summarize(NETWORK_KVM), summarize(NETWORK_XEN)
+    assert kvm is not None and xen is not None
+    assert kvm.cv == pytest.approx(statistics.stdev(NETWORK_KVM) / 88.66)
+    assert (round(kvm.cv, 3), round(xen.cv, 3)) == (0.617, 0.316)
+    assert kvm.noisy and xen.noisy
+    steady = summarize([100.0, 102.0, 98.0, 101.0, 99.0])
+    assert steady is not None and steady.cv == pytest.approx(0.0158, abs=1e-4) and not steady.noisy
+    single = summarize([5.0])
+    assert single is not None and single.cv is None and not single.noisy
+
+
+def test_the_stalled_network_run_is_the_only_outlier() -> None:
+    # ln values: Q1 = ln 51.3, Q3 = ln 127.9, IQR = 0.913; the lower fence is 13.0 Mbit/s.
+    assert outliers(NETWORK_KVM) == (1,)
+    assert outliers(NETWORK_XEN) == ()
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([100.0, 100.0, 100.0, 100.0, 400.0], (4,)),      # far above: as far out on a log scale as 25 below
+    ([100.0, 100.0, 100.0, 100.0, 25.0], (4,)),
+    ([100.0, 100.0, 100.0, 100.0, 102.0], ()),        # IQR 0, but 2 % is within the factor 1.25 floor
+    ([100.0, 100.0, 100.0, 100.0, 130.0], (4,)),      # beyond the floor
+    ([100.0, 100.0, 10.0], ()),                       # fewer than 4 runs: no quartiles to judge by
+])
+def test_outlier_rule(values: list[float], expected: tuple[int, ...]) -> None:
+    assert outliers(values) == expected

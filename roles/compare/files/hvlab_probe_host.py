@@ -32,6 +32,16 @@ SCHED_POLICIES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BA
 KSM_FIELDS = ("run", "pages_shared", "pages_sharing")
 XL_INFO_INTS = ("total_memory", "free_memory", "nr_cpus", "sharing_freed_memory", "sharing_used_memory")
 LIBVIRT_URI = "qemu:///system"
+OS_RELEASE_FIELDS = ("ID", "VERSION_ID", "PRETTY_NAME")
+# The EFI global variable SecureBoot: 4 bytes of attributes, then one byte, 1 when secure boot is on.
+SECURE_BOOT_VAR = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+QCOW2_MAGIC = b"QFI\xfb"
+# libvirt <target bus=...> of a disk: the device model QEMU emulates or serves for it.
+KVM_DISK_MODELS = {"virtio": "virtio-blk", "scsi": "SCSI (virtio-scsi or an emulated HBA)",
+                   "sata": "AHCI (emulated SATA)", "ide": "IDE (emulated)", "usb": "USB storage (emulated)"}
+# The <kind> of a Xen back-end's xenstore path, /local/domain/<be>/backend/<kind>/<domid>/<devid>.
+XEN_DISK_BACKENDS = {"qdisk": "QEMU qdisk", "vbd": "blkback (kernel)", "vbd3": "tapdisk3 (user space)"}
+XEN_NET_BACKENDS = {"vif": "netback (kernel)", "qnic": "QEMU (user space)"}
 
 
 def read_text(path: Path) -> str | None:
@@ -86,6 +96,87 @@ def sched_policy(sched: str | None) -> str | None:
     return SCHED_POLICIES.get(number, f"policy {number}")
 
 
+def parse_os_release(text: str | None) -> dict[str, str | None]:
+    """ID, VERSION_ID and PRETTY_NAME of os-release(5): KEY=value lines, the value maybe quoted."""
+    values: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key in OS_RELEASE_FIELDS:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            values[key] = value
+    return {key.lower(): values.get(key) for key in OS_RELEASE_FIELDS}
+
+
+def os_release(etc_root: Path) -> dict[str, str | None]:
+    """The host's distribution release; /etc/os-release, else /usr/lib/os-release (os-release(5))."""
+    text = read_text(etc_root / "os-release")
+    if text is None:
+        text = read_text(etc_root.parent / "usr" / "lib" / "os-release")
+    return parse_os_release(text)
+
+
+def firmware_mode(sys_root: Path) -> str:
+    """"bios", "uefi" or "uefi-secureboot", as the running kernel was booted.
+
+    The kernel creates /sys/firmware/efi only when booted by UEFI; secure boot is on when the
+    SecureBoot EFI variable's last byte is 1 (the first four bytes are its attributes).
+    """
+    efi = sys_root / "firmware" / "efi"
+    if not efi.is_dir():
+        return "bios"
+    try:
+        variable = (efi / "efivars" / SECURE_BOOT_VAR).read_bytes()
+    except OSError:
+        return "uefi"
+    return "uefi-secureboot" if variable[-1:] == b"\x01" else "uefi"
+
+
+def image_format(path: Path) -> dict[str, str | None]:
+    """A disk image's format as its first bytes say, and its backing file (a linked clone's base).
+
+    Why the header and not the configuration: the configuration says what was asked for; the
+    header is what QEMU opens. Only qcow2 is recognised; anything else is reported as raw.
+    """
+    with path.open("rb") as image:
+        header = image.read(20)
+        if header[:4] != QCOW2_MAGIC:
+            return {"format": "raw", "backing_file": None}
+        offset, size = int.from_bytes(header[8:16], "big"), int.from_bytes(header[16:20], "big")
+        backing = None
+        if offset and size:
+            image.seek(offset)
+            backing = image.read(min(size, 4096)).decode("utf-8", "replace")
+    return {"format": "qcow2", "backing_file": backing}
+
+
+def image_facts(path: str | None, errors: list[str]) -> dict[str, str | None]:
+    if not path:
+        return {"format": None, "backing_file": None}
+    try:
+        return image_format(Path(path))
+    except OSError as exc:
+        errors.append(f"{path}: cannot read the image header: {exc.strerror}")
+        return {"format": None, "backing_file": None}
+
+
+def vhost_net_open(pid_dir: Path) -> bool | None:
+    """Whether a QEMU process holds /dev/vhost-net open (the host kernel then moves the guest's
+    packets), or None when its file descriptors cannot be read."""
+    try:
+        fds = list((pid_dir / "fd").iterdir())
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(fd) == "/dev/vhost-net":
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def cgroup_path(cgroup: str | None) -> str | None:
     """The cgroup v2 path ('0::/...'), else the v1 lines joined by ';'."""
     lines = [line for line in (cgroup or "").splitlines() if line]
@@ -114,26 +205,57 @@ def qemu_xen_domid(cmdline: list[str]) -> int | None:
     return None
 
 
-def parse_domain_disk_cache(domain_xml: str) -> str | None:
-    """Cache mode of a libvirt domain's first disk (`virsh dumpxml`); 'default' when libvirt chose."""
+def parse_domain_devices(domain_xml: str) -> dict[str, Any]:
+    """A running libvirt domain's first disk and network interface, as `virsh dumpxml` reports them.
+
+    disk_cache is 'default' when libvirt chose. Whether vhost-net serves the interface is not
+    taken from the XML (<driver name> is a request) but from the QEMU process's open files.
+    """
     root = ET.fromstring(domain_xml)
-    for disk in root.iterfind("./devices/disk"):
-        if disk.get("device", "disk") != "disk":
-            continue
-        driver = disk.find("driver")
-        return driver.get("cache", "default") if driver is not None else "default"
-    return None
+    devices: dict[str, Any] = dict.fromkeys(("disk_cache", "disk_bus", "disk_source", "net_type"))
+    disk = next((d for d in root.iterfind("./devices/disk") if d.get("device", "disk") == "disk"), None)
+    if disk is not None:
+        driver, target, source = disk.find("driver"), disk.find("target"), disk.find("source")
+        devices["disk_cache"] = driver.get("cache", "default") if driver is not None else "default"
+        devices["disk_bus"] = target.get("bus") if target is not None else None
+        devices["disk_source"] = (source.get("file") or source.get("dev")) if source is not None else None
+    interface = root.find("./devices/interface")
+    if interface is not None:
+        devices["net_type"] = interface.get("type")
+    return devices
 
 
-def libvirt_disk_cache(guest: str, errors: list[str]) -> str | None:
+def libvirt_devices(guest: str, errors: list[str]) -> dict[str, Any]:
     domain_xml = run(["virsh", "-c", LIBVIRT_URI, "dumpxml", guest], errors)
     if domain_xml is None:
-        return None
+        return {}
     try:
-        return parse_domain_disk_cache(domain_xml)
+        return parse_domain_devices(domain_xml)
     except ET.ParseError as exc:
         errors.append(f"virsh dumpxml {guest}: not XML: {exc}")
+        return {}
+
+
+def kvm_net_backend(devices: dict[str, Any], vhost: bool | None) -> str | None:
+    """Who moves a KVM guest's packets: the host kernel (vhost-net) or QEMU, by what the process holds open."""
+    if devices.get("net_type") == "user":
+        return "QEMU user-mode networking (slirp)"
+    if vhost is None or devices.get("net_type") is None:
         return None
+    return "vhost-net (host kernel)" if vhost else "QEMU user space (no vhost-net)"
+
+
+def kvm_backends(process: dict[str, Any], devices: dict[str, Any], proc_root: Path,
+                 errors: list[str]) -> dict[str, Any]:
+    """A KVM guest's disk and network back-ends as the host reports them."""
+    model = KVM_DISK_MODELS.get(devices.get("disk_bus") or "", devices.get("disk_bus"))
+    image = image_facts(devices.get("disk_source"), errors)
+    return {
+        "disk_path": f"QEMU {model} in a Linux process (pid {process['pid']})" if model else None,
+        "disk_format": image["format"],
+        "disk_backing_file": image["backing_file"],
+        "net_backend": kvm_net_backend(devices, vhost_net_open(proc_root / str(process["pid"]))),
+    }
 
 
 def ksm_state(ksm_dir: Path) -> dict[str, int | None]:
@@ -345,6 +467,7 @@ def parse_xl_list_long(text: str) -> list[dict[str, Any]]:
         target_kb = b_info.get("target_memkb")
         disks = [
             {"vdev": disk.get("vdev"), "backend": disk.get("backend"), "format": disk.get("format"),
+             "pdev_path": disk.get("pdev_path"),
              "direct_io_safe": disk.get("direct_io_safe") is True, "cache_mode": xen_disk_cache_mode(disk)}
             for disk in config.get("disks") or [] if isinstance(disk, dict)
         ]
@@ -358,6 +481,47 @@ def parse_xl_list_long(text: str) -> list[dict[str, Any]]:
             "disk_cache_mode": disks[0]["cache_mode"] if disks else None,
         })
     return domains
+
+
+def parse_xl_device_list(text: str) -> list[dict[str, Any]]:
+    """The back-ends of `xl block-list DOMID` or `xl network-list DOMID`, from each row's BE-path.
+
+    The path, /local/domain/<backend domid>/backend/<kind>/<domid>/<devid>, is where the running
+    back-end registered in xenstore: its kind (qdisk, vbd, vif, ...) is what serves the device.
+    """
+    found = []
+    for line in text.splitlines():
+        match = re.search(r"/local/domain/(\d+)/backend/([^/\s]+)/\d+/\d+\s*$", line)
+        if match:
+            found.append({"backend_domid": int(match.group(1)), "kind": match.group(2)})
+    return found
+
+
+def xen_backend(device: dict[str, Any] | None, names: dict[str, str], qemu_pid: int | None = None) -> str | None:
+    """A back-end in words: "QEMU qdisk in Dom0 (pid 3305)", "netback (kernel) in Dom0"."""
+    if device is None:
+        return None
+    where = "Dom0" if device["backend_domid"] == 0 else f"driver domain {device['backend_domid']}"
+    pid = f" (pid {qemu_pid})" if qemu_pid is not None else ""
+    return f"{names.get(device['kind'], device['kind'])} in {where}{pid}"
+
+
+def xen_backends(domain: dict[str, Any], qemu: list[dict[str, Any]], errors: list[str]) -> dict[str, Any]:
+    """A Xen guest's disk and network back-ends as xl and the disk image report them."""
+    domid = domain.get("domid")
+    blocks = run(["xl", "block-list", str(domid)], errors)
+    nics = run(["xl", "network-list", str(domid)], errors)
+    disk = next(iter(parse_xl_device_list(blocks or "")), None)
+    nic = next(iter(parse_xl_device_list(nics or "")), None)
+    # A qdisk back-end is a QEMU process in the back-end domain that serves this domid.
+    pid = next((p["pid"] for p in qemu if p["xen_domid"] == domid), None) if disk and disk["kind"] == "qdisk" else None
+    image = image_facts(domain["disks"][0]["pdev_path"] if domain["disks"] else None, errors)
+    return {
+        "disk_path": xen_backend(disk, XEN_DISK_BACKENDS, pid),
+        "disk_format": image["format"],
+        "disk_backing_file": image["backing_file"],
+        "net_backend": xen_backend(nic, XEN_NET_BACKENDS),
+    }
 
 
 # ---------------------------------------------------------------- collection
@@ -403,9 +567,12 @@ def parse_xenpm_governor(text: str) -> str | None:
     return None
 
 
-def collect_common(args: argparse.Namespace, errors: list[str], proc_root: Path, sys_root: Path) -> dict[str, Any]:
+def collect_common(args: argparse.Namespace, errors: list[str], proc_root: Path, sys_root: Path,
+                   etc_root: Path) -> dict[str, Any]:
     virt = run(["systemd-detect-virt"], errors, ok_codes=(0, 1))
     return {
+        "os_release": os_release(etc_root),
+        "firmware": firmware_mode(sys_root),
         "kernel": os.uname().release,
         "cpu_model": cpu_model(read_text(proc_root / "cpuinfo")),
         "governor": read_text(sys_root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq" / "scaling_governor"),
@@ -418,8 +585,12 @@ def collect_common(args: argparse.Namespace, errors: list[str], proc_root: Path,
 def collect_kvm(args: argparse.Namespace, errors: list[str], proc_root: Path, sys_root: Path) -> dict[str, Any]:
     mm = sys_root / "kernel" / "mm"
     processes = qemu_processes(proc_root)
+    backends: dict[str, dict[str, Any]] = {}
     for process in processes:
-        process["disk_cache"] = libvirt_disk_cache(process["guest"], errors) if process["guest"] else None
+        devices = libvirt_devices(process["guest"], errors) if process["guest"] else {}
+        process["disk_cache"] = devices.get("disk_cache")
+        if process["guest"] and process["xen_domid"] is None:
+            backends[process["guest"]] = kvm_backends(process, devices, proc_root, errors)
     return {
         "ksm": {"before": ksm_before(Path(args.ksm_before) if args.ksm_before else None, errors),
                 "after": ksm_state(mm / "ksm")},
@@ -432,6 +603,8 @@ def collect_kvm(args: argparse.Namespace, errors: list[str], proc_root: Path, sy
             p["guest"]: [parse_cpu_list(t["cpus_allowed"], None) if t["cpus_allowed"] else None
                          for t in p["vcpu_threads"]]  # in thread order: vCPU 0 first
             for p in processes if p["guest"] and p["vcpu_threads"]},
+        # guest name -> disk path, image format and network back-end, as on Xen.
+        "guest_backends": backends,
     }
 
 
@@ -457,6 +630,8 @@ def collect_xen(errors: list[str], proc_root: Path) -> dict[str, Any]:
     data["guest_vcpu_affinity"] = parse_xl_vcpu_list(vcpus, nr_cpus) if vcpus is not None else {}
     # Device models and qdisk backends serving the guests' disks run as QEMU in Dom0.
     data["qemu_processes"] = qemu_processes(proc_root)
+    data["guest_backends"] = {d["name"]: xen_backends(d, data["qemu_processes"], errors)
+                              for d in data["domains"] or [] if d["name"] and isinstance(d["domid"], int)}
     # Dom0 has no cpufreq of its own; Xen's governor is asked for. Without cpufreq (a
     # virtual machine, or a BIOS that keeps it) xenpm fails: no governor, not an error.
     xenpm = run(["xenpm", "get-cpufreq-para", "0"], [])
@@ -464,9 +639,10 @@ def collect_xen(errors: list[str], proc_root: Path) -> dict[str, Any]:
     return data
 
 
-def collect(args: argparse.Namespace, proc_root: Path = Path("/proc"), sys_root: Path = Path("/sys")) -> dict[str, Any]:
+def collect(args: argparse.Namespace, proc_root: Path = Path("/proc"), sys_root: Path = Path("/sys"),
+            etc_root: Path = Path("/etc")) -> dict[str, Any]:
     errors: list[str] = []
-    data = collect_common(args, errors, proc_root, sys_root)
+    data = collect_common(args, errors, proc_root, sys_root, etc_root)
     if args.stack == "kvm":
         data.update(collect_kvm(args, errors, proc_root, sys_root))
     else:

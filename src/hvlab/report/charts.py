@@ -1,7 +1,8 @@
 """Inline SVG charts, drawn here so the report is one file that needs no script and no network.
 
-Per workload: a bar per stack and guest for the mean, a whisker from the lowest to the highest
-repeat, and every repeat as a dot, so the spread is seen and not only a summary of it. Overview:
+Per workload: a bar per stack and guest for the geometric mean (the figure the ratio divides), a
+whisker from the lowest to the highest repeat, and every repeat as a dot, so the spread is seen and
+not only a summary of it; an outlier repeat (stats.OUTLIER_RULE) is a red ring. Overview:
 each KVM/Xen ratio with its 95% interval on a log axis (where 2x and 0.5x are equally far
 from 1). Every text goes through escape(): guest and workload names come from input files.
 """
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from markupsafe import Markup, escape
 
 from hvlab.report import fmt
-from hvlab.report.compare import Comparison
+from hvlab.report.compare import Comparison, Side
 from hvlab.report.model import STACK_LABELS
 
 COLOURS = {"kvm": "#d9480f", "xen": "#1971c2"}
@@ -33,7 +34,7 @@ def _nice_top(value: float) -> float:
 def workload_chart(items: Sequence[Comparison]) -> Markup:
     """One workload: for each guest, the KVM bar beside the Xen bar (items share workload and unit)."""
     left, right, top, bottom = 72, 16, 36, 62
-    plot_w, plot_h = max(280, 200 * len(items)), 200
+    plot_w, plot_h = max(440, 200 * len(items)), 200
     width, height = left + plot_w + right, top + plot_h + bottom
     highest = max((v for c in items for side in c.sides for v in side.values), default=0.0)
     y_top = _nice_top(highest * 1.08)
@@ -62,7 +63,7 @@ def workload_chart(items: Sequence[Comparison]) -> Markup:
         centre = left + group_w * (g + 0.5)
         for s, side in enumerate(item.sides):
             x = centre + (s - 0.5) * (bar_w + 8)
-            parts.extend(_bar(side.stack, item.guest, side.values, len(side.failed), x, bar_w, y, top + plot_h))
+            parts.extend(_bar(side, item.guest, x, bar_w, y, top + plot_h))
         parts.append(f'<text x="{centre:.1f}" y="{height - 8}" text-anchor="middle" font-weight="600">'
                      f"{escape(item.guest)}</text>")
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#495057"/>')
@@ -82,39 +83,46 @@ def _legend(x: float) -> str:
     out.append(f'<circle cx="{x + 108}" cy="16" r="3.5" fill="#fff" stroke="#212529" stroke-width="1.5"/>'
                f'<text x="{x + 116}" y="20">repeat</text>'
                f'<line x1="{x + 170}" x2="{x + 170}" y1="9" y2="23" stroke="#212529" stroke-width="1.5"/>'
-               f'<text x="{x + 176}" y="20">min-max</text>')
+               f'<text x="{x + 176}" y="20">min-max</text>'
+               f'<circle cx="{x + 240}" cy="16" r="5" fill="#fff" stroke="{FAILED}" stroke-width="2.5"/>'
+               f'<text x="{x + 250}" y="20">outlier</text>'
+               f'<text x="{x + 304}" y="20" fill="#495057">bar: geometric mean</text>')
     return "".join(out)
 
 
-def _bar(stack: str, guest: str, values: list[float], failed: int, x: float, bar_w: float,
-         y: Callable[[float], float], base: float) -> list[str]:
-    label = STACK_LABELS[stack]
-    out = [f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" fill="{DARK[stack]}">{label}</text>']
+def _bar(side: Side, guest: str, x: float, bar_w: float, y: Callable[[float], float], base: float) -> list[str]:
+    label = STACK_LABELS[side.stack]
+    values, failed, summary = side.values, len(side.failed), side.summary
+    out = [f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" fill="{DARK[side.stack]}">{label}</text>']
     if failed:
         out.append(f'<text x="{x:.1f}" y="{base + 30}" text-anchor="middle" fill="{FAILED}" class="failed-mark">'
                    f"✕ {failed} failed</text>")
-    if not values:
+    if summary is None or summary.geomean is None:
         out.append(f'<text x="{x:.1f}" y="{base - 8}" text-anchor="middle" fill="{NEUTRAL}">no data</text>')
         return out
-    mean = sum(values) / len(values)
-    low, high = min(values), max(values)
-    out.append(f'<rect x="{x - bar_w / 2:.1f}" y="{y(mean):.1f}" width="{bar_w:.1f}" height="{base - y(mean):.1f}" '
-               f'fill="{COLOURS[stack]}" fill-opacity="0.85" class="bar {stack}">'
-               f"<title>{label} {escape(guest)}: mean {escape(fmt.number(mean))} over {len(values)} repeat(s)</title>"
-               f"</rect>")
-    out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(low):.1f}" y2="{y(high):.1f}" stroke="#212529" '
-               f'stroke-width="1.5"/>')
-    for cap in (low, high):
+    centre = summary.geomean
+    out.append(f'<rect x="{x - bar_w / 2:.1f}" y="{y(centre):.1f}" width="{bar_w:.1f}" '
+               f'height="{base - y(centre):.1f}" fill="{COLOURS[side.stack]}" fill-opacity="0.85" '
+               f'class="bar {side.stack}"><title>{label} {escape(guest)}: geometric mean '
+               f"{escape(fmt.number(centre))} over {len(values)} repeat(s)</title></rect>")
+    out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(summary.minimum):.1f}" y2="{y(summary.maximum):.1f}" '
+               f'stroke="#212529" stroke-width="1.5"/>')
+    for cap in (summary.minimum, summary.maximum):
         out.append(f'<line x1="{x - 6:.1f}" x2="{x + 6:.1f}" y1="{y(cap):.1f}" y2="{y(cap):.1f}" stroke="#212529" '
                    f'stroke-width="1.5"/>')
     spread = bar_w * 0.6 / max(len(values) - 1, 1)
     for i, value in enumerate(values):
         dot_x = x + (i - (len(values) - 1) / 2) * spread
-        out.append(f'<circle cx="{dot_x:.1f}" cy="{y(value):.1f}" r="3.5" fill="#fff" stroke="{DARK[stack]}" '
-                   f'stroke-width="1.5" class="repeat"><title>{label} {escape(guest)}: '
-                   f"{escape(fmt.number(value))}</title></circle>")
-    out.append(f'<text x="{x:.1f}" y="{y(high) - 7:.1f}" text-anchor="middle" font-weight="600">'
-               f"{escape(fmt.number(mean))}</text>")
+        if i in summary.outliers:
+            out.append(f'<circle cx="{dot_x:.1f}" cy="{y(value):.1f}" r="5" fill="#fff" stroke="{FAILED}" '
+                       f'stroke-width="2.5" class="repeat outlier"><title>{label} {escape(guest)}: '
+                       f"{escape(fmt.number(value))}, an outlier</title></circle>")
+        else:
+            out.append(f'<circle cx="{dot_x:.1f}" cy="{y(value):.1f}" r="3.5" fill="#fff" stroke="{DARK[side.stack]}" '
+                       f'stroke-width="1.5" class="repeat"><title>{label} {escape(guest)}: '
+                       f"{escape(fmt.number(value))}</title></circle>")
+    out.append(f'<text x="{x:.1f}" y="{y(summary.maximum) - 7:.1f}" text-anchor="middle" font-weight="600">'
+               f"{escape(fmt.number(centre))}</text>")
     return out
 
 

@@ -8,12 +8,23 @@ from typing import Any
 
 from hvlab.report.compare import Comparison, Side
 from hvlab.report.model import Results
-from hvlab.report.stats import CONFIDENCE
+from hvlab.report.stats import CONFIDENCE, NOISY_CV, OUTLIER_RULE
 from hvlab.report.view import Report
 
 SUMMARY_SCHEMA = "hvlab.report-summary/1"
 RUN_COLUMNS = ("file", "stack", "host", "guest", "workload", "repeat", "sequence", "status", "metric", "unit",
                "higher_is_better", "value", "tool", "started", "duration_s", "error")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection"); tab
+# and carriage return are on the list because some spreadsheets skip them before looking.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula, quoted so it stays text: names and errors come
+    from input files (what a guest printed), numbers are the report's own and are left alone."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def runs_csv(results: Results) -> str:
@@ -22,22 +33,27 @@ def runs_csv(results: Results) -> str:
     writer = csv.DictWriter(out, RUN_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for run in sorted(results.runs, key=lambda r: (r.workload, r.guest, r.stack, r.repeat)):
-        writer.writerow(dataclasses.asdict(run))
+        writer.writerow({key: _cell(value) for key, value in dataclasses.asdict(run).items()})
     return out.getvalue()
+
+
+# summary.json key: Summary attribute (min and max keep the names of the first schema).
+SIDE_STATISTICS = {"geomean": "geomean", "mean": "mean", "median": "median", "stdev": "stdev", "cv": "cv",
+                   "min": "minimum", "max": "maximum"}
 
 
 def _side(side: Side) -> dict[str, Any]:
     summary = side.summary
     return {"n": len(side.values), "failed": len(side.failed), "values": side.values,
-            **({"mean": summary.mean, "stdev": summary.stdev, "min": summary.minimum, "max": summary.maximum}
-               if summary else {"mean": None, "stdev": None, "min": None, "max": None})}
+            **{key: getattr(summary, name) if summary else None for key, name in SIDE_STATISTICS.items()},
+            "noisy": side.noisy, "outliers": [r.file for r in side.outliers]}
 
 
 def _comparison(item: Comparison) -> dict[str, Any]:
     return {"workload": item.workload, "guest": item.guest, "metric": item.metric, "unit": item.unit,
             "higher_is_better": item.higher_is_better, "kvm": _side(item.kvm), "xen": _side(item.xen),
             "ratio_kvm_over_xen": item.ratio.estimate, "ci_low": item.ratio.low, "ci_high": item.ratio.high,
-            "reading": item.reading, "note": item.ratio.note}
+            "reading": item.reading, "note": item.ratio.note, "same_run_count": not item.unbalanced}
 
 
 def summary_json(results: Results, report: Report) -> str:
@@ -51,6 +67,9 @@ def summary_json(results: Results, report: Report) -> str:
         "emulated_hosts": report.emulated_hosts,
         "method": "KVM/Xen ratio of geometric means; Welch t-interval on the log values",
         "confidence": CONFIDENCE,
+        "noisy_cv": NOISY_CV,
+        "outlier_rule": OUTLIER_RULE,
+        "outlier_runs": sum(len(side.outliers) for c in report.comparisons for side in c.sides),
         "comparisons": [_comparison(c) for c in report.comparisons],
         "fairness_differences": [dataclasses.asdict(d) for d in report.differences],
         "failed_runs": [r.file for r in results.runs if not r.ok],

@@ -14,6 +14,7 @@ from typing import Any
 
 from hvlab.report import fmt
 from hvlab.report.model import STACK_LABELS, STACKS, Probe, Results
+from hvlab.report.probes import distribution, xen_version
 from hvlab.report.tables import Cell, Table
 
 PV_DEVICES = frozenset({"virtio_blk", "virtio_scsi", "virtio_net", "xen_blkfront", "xen_netfront",
@@ -84,6 +85,31 @@ def _affinity(column: Column) -> Any:
     return ", ".join(f"vCPU {index}: {fmt.value(cpus)}" for index, cpus in enumerate(seen))
 
 
+def _host(column: Column) -> Mapping[str, Any]:
+    return column.host.data if column.host else {}
+
+
+def _backend(column: Column, key: str) -> Any:
+    """A guest's back-end fact as its host's probe reports it (not as the configuration intends)."""
+    return fmt.dig(_host(column), "guest_backends", column.guest, key)
+
+
+def _image(column: Column) -> Any:
+    """The disk image's format, and whether it is a linked clone (has a backing file), from its header."""
+    image_format = _backend(column, "disk_format")
+    if image_format is None:
+        return None
+    return f"{image_format}, linked clone" if _backend(column, "disk_backing_file") else image_format
+
+
+def _image_cell(raw: Any) -> Cell:
+    return Cell(fmt.value(raw), hint="read from the image's header on the host")
+
+
+def _xen_version(column: Column) -> Any:
+    return xen_version(column.host) if column.host else None
+
+
 def _xen_type(column: Column) -> Any:
     if column.stack != "xen":
         return f"{NOT_APPLICABLE} (KVM)"
@@ -103,7 +129,13 @@ ROWS = (
     Row("disk cache mode", lambda c: c.data.get("disk_cache_mode"), "same"),
     Row("CPU pinning", lambda c: fmt.nullable(c.data, "cpu_pinning", "none"), "same"),
     Row("vCPU affinity seen by the host", _affinity, "same"),
+    Row("disk back-end (host reports)", lambda c: _backend(c, "disk_path"), "info"),
+    Row("disk image (host reports)", _image, "same", _image_cell),
+    Row("net back-end (host reports)", lambda c: _backend(c, "net_backend"), "info"),
     Row("host CPU governor", lambda c: fmt.nullable(c.host.data, "governor", "none") if c.host else None, "same"),
+    Row("host distribution", lambda c: distribution(_host(c)), "same"),
+    Row("host firmware", lambda c: _host(c).get("firmware"), "same"),
+    Row("Xen version", _xen_version, "info"),
     Row("Dom0 memory (Xen host)", _dom0_mem, "info"),
     Row("Xen guest type", _xen_type, "info"),
 )

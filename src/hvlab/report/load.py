@@ -136,8 +136,10 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
     status = fields.choice("status", RUN_STATUSES)
     measured = status == "ok"  # a failed run may lack everything about its measurement
     value = fields.get("value", (int, float), required=measured)
-    if value is not None and not math.isfinite(value):
-        fields.faults.append(f"value must be a finite number, got {value!r}")
+    # Every metric is a throughput or a time: zero, negative or infinite is a broken measurement,
+    # and the geometric mean and the log-scale interval have no meaning for it.
+    if value is not None and not (math.isfinite(value) and value > 0):
+        fields.faults.append(f"value must be a positive finite number, got {value!r}")
     run = Run(
         file=name,
         stack=stack or "",
@@ -156,10 +158,20 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
         started=fields.get("started", str, required=False),
         duration_s=fields.get("duration_s", (int, float), required=False),
     )
+    if not fields.faults and name != run_file_name(run.stack, run.guest, run.workload, run.repeat):
+        # The compare role names the file from its own values; a record that names another stack,
+        # guest or repeat was forged or moved, and would be counted in the wrong place.
+        fields.faults.append(f"holds {run.stack} {run.guest!r} {run.workload} repeat {run.repeat}, which belongs in "
+                             f"{run_file_name(run.stack, run.guest, run.workload, run.repeat)}: ignored")
     if fields.faults:
         problems.append(Problem(name, "; ".join(fields.faults)))
         return None
     return run
+
+
+def run_file_name(stack: str, guest: str, workload: str, repeat: int) -> str:
+    """Where the compare role writes a run: runs/STACK__GUEST__WORKLOAD__rREPEAT.json."""
+    return f"runs/{stack}__{guest}__{workload}__r{repeat}.json"
 
 
 def _load_probe(path: Path, results_dir: Path, problems: list[Problem]) -> Probe | None:
@@ -243,7 +255,7 @@ def _missing_run_problems(results: Results, kept: list[Run], named: set[str]) ->
     for guest in guests:
         for workload in repeated:
             for stack in stacks:
-                missing = [f"runs/{stack}__{guest}__{workload}__r{n}.json" for n in range(1, repeats + 1)
+                missing = [run_file_name(stack, guest, workload, n) for n in range(1, repeats + 1)
                            if (stack, guest, workload, n) not in have]
                 missing = [name for name in missing if name not in named]
                 if len(missing) == repeats:

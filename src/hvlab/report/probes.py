@@ -40,15 +40,28 @@ def _records(raw: Any) -> list[Mapping[str, Any]]:
     return [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
 
 
+def distribution(data: Mapping[str, Any]) -> Any:
+    """The host's release as os-release names it: PRETTY_NAME, else ID VERSION_ID."""
+    release = data.get("os_release")
+    pretty = fmt.dig(release, "pretty_name")
+    named = " ".join(str(part) for part in (fmt.dig(release, "id"), fmt.dig(release, "version_id")) if part)
+    return pretty or named or None
+
+
+def xen_version(host: Probe) -> Any:
+    return fmt.dig(host.data, "xl_info", "xen_version") if host.stack == "xen" else "n/a (KVM)"
+
+
 def hosts_section(results: Results) -> Section:
-    table = Table(cells("host", "stack", "CPU model", "machine (DMI)", "host kernel", "CPU governor", "emulated",
-                        "itself a VM", "virtualized by", "collected"))
+    table = Table(cells("host", "stack", "distribution", "firmware", "Xen", "CPU model", "machine (DMI)",
+                        "host kernel", "CPU governor", "emulated", "itself a VM", "virtualized by", "collected"))
     for host in results.hosts:
         emulated = host.data.get("emulated")
         in_vm = fmt.dig(host.data, "platform", "in_vm")
         machine = " ".join(str(part) for part in (fmt.dig(host.data, "platform", "vendor"),
                                                    fmt.dig(host.data, "platform", "product")) if part)
         table.rows.append((Cell(host.name), Cell(STACK_LABELS[host.stack], host.stack),
+                           _long(distribution(host.data)), _cell(host.data.get("firmware")), _cell(xen_version(host)),
                            _long(host.data.get("cpu_model")), _long(machine or None), _cell(host.data.get("kernel")),
                            _cell(fmt.nullable(host.data, "governor", "none")),
                            Cell(fmt.value(emulated), "emulated" if emulated else ""),

@@ -8,15 +8,15 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from hvlab.report.charts import COLOURS
-from hvlab.report.stats import CONFIDENCE, MIN_REPEATS
-from hvlab.report.view import EMULATED_BANNER, Report
+from hvlab.report.stats import CONFIDENCE
+from hvlab.report.view import EMULATED_BANNER, HOW_TO_READ, Report
 
 CSS = """
 :root { --kvm: %(kvm)s; --xen: %(xen)s; --ink: #212529; --muted: #5c636a; --line: #dee2e6; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
        background: #f8f9fa; }
-main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 64px; background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 64px; background: #fff; }
 h1 { margin: 0; font-size: 28px; } h1 .kvm { color: var(--kvm); } h1 .xen { color: var(--xen); }
 h2 { margin-top: 40px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { margin-top: 32px; } h3 code { font-size: 0.9em; }
@@ -29,7 +29,7 @@ nav ul { display: flex; flex-wrap: wrap; gap: 4px 18px; padding: 0; list-style: 
 table { border-collapse: collapse; margin: 12px 0; font-size: 14px; }
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 td { white-space: nowrap; }
-td.failed, td.warn, td.long { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }
+td.failed, td.warn, td.long, td.reading { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }
 th { background: #f1f3f5; }
 th.kvm { border-bottom: 3px solid var(--kvm); } th.xen { border-bottom: 3px solid var(--xen); }
 td.label { font-weight: 600; }
@@ -37,7 +37,8 @@ td.kvm, .kvm-text { color: var(--kvm); font-weight: 600; } td.xen, .xen-text { c
 td.differs { background: #ffe3e3; font-weight: 600; }
 td.pv { background: #e6fcf5; }
 td.failed { color: #c92a2a; }
-td.warn, td.emulated { color: #e67700; } td.emulated { font-weight: 600; }
+td.warn, td.emulated, td.noisy { color: #e67700; } td.emulated { font-weight: 600; }
+td.outlier { color: #c92a2a; font-weight: 600; } th.stat, td.stat { background: #fff9db; font-weight: 600; }
 .table-wrap { overflow-x: auto; }
 svg.chart { display: block; max-width: 100%%; height: auto; margin: 8px 0; }
 .key span { display: inline-block; padding: 0 8px; margin-right: 6px; border-radius: 4px; }
@@ -88,20 +89,15 @@ See <a href="#problems">Problems</a>; everything that could be read is shown.</d
 <section id="lab"><h2>Lab</h2>{{ table(r.facts) }}</section>
 
 <section id="how"><h2>How to read this</h2>
-<p>Every workload ran several times (repeats) on the same guest under <b class="kvm-text">KVM</b>
-and under <b class="xen-text">Xen</b>. In the charts a bar
-is the mean, each dot one repeat and the whisker the range from the lowest to the highest repeat: dots far
-apart mean a noisy measurement. <b>KVM/Xen</b> is the ratio of the two stacks' geometric means: above 1 the
-KVM figure is higher, which is better for throughput and worse for a time (such as boot, in seconds). The
-{{ level }} interval comes from a Welch t-test on the logarithms of the repeats; when it lies entirely on
-one side of 1 the reading names the better stack, otherwise the difference is within the noise.
-With fewer than {{ min_repeats }} repeats on a side no interval is given.</p>
+{% for paragraph in how_to_read %}<p>{{ paragraph }}</p>
+{% endfor %}
 </section>
 
 <section id="summary"><h2>Summary</h2>
 {% if r.overview %}{{ r.overview }}
 <p class="muted">Ratio of each workload with its {{ level }} interval (log axis). Coloured: the interval
-names a better stack in its colour; grey: no clear difference; hollow: no interval.</p>{% endif %}
+names a better stack in its colour; grey: no clear difference, or a spread too wide for a verdict; hollow: no
+interval.</p>{% endif %}
 {{ table(r.summary) }}
 {% if r.differences %}<p class="warning">{{ r.differences | length }} fairness difference(s) between the
 stacks: see <a href="#fairness">Fairness</a> before trusting a ratio.</p>{% endif %}
@@ -115,13 +111,18 @@ stacks: see <a href="#fairness">Fairness</a> before trusting a ratio.</p>{% endi
 {% for warning in w.warnings %}<p class="warning">{{ warning }}</p>{% endfor %}
 {{ w.chart }}
 {{ table(w.table) }}
+{{ table(w.ratios) }}
 </section>
 {% else %}<p class="muted">No runs could be read.</p>
 {% endfor %}
 </section>
 
 <section id="fairness"><h2>Fairness</h2>
-<p>Are the guests really identical on both stacks? Each guest's KVM column is compared with its Xen column.</p>
+<p>Are the guests really identical on both stacks? Each guest's KVM column is compared with its Xen column.
+The rows marked "host reports" and the host rows are what each host's probe read while the guests ran
+(libvirt's live domain, QEMU's open files, <code>xl block-list</code>/<code>network-list</code>, the image's
+header), not what the configuration asked for. The back-ends differ by design: on KVM the guest's disk and
+network are served by its QEMU process (or the host kernel's vhost-net), on Xen by back-ends in Dom0.</p>
 <p class="key"><span class="differs">differs</span> not the same on both stacks ·
 <span class="pv">PV</span> paravirtual on both (virtio on KVM, Xen front-ends on Xen): the expected, fair
 pairing · n/a: exists on one stack only · —: not reported</p>
@@ -152,4 +153,4 @@ def render_html(report: Report) -> str:
     return _ENV.from_string(TEMPLATE).render(
         # The CSS is this module's own constant: escaping it would break its quotes.
         r=report, css=Markup(CSS % COLOURS), emulated_banner=EMULATED_BANNER, level=f"{CONFIDENCE:.0%}",
-        min_repeats=MIN_REPEATS)
+        how_to_read=HOW_TO_READ)

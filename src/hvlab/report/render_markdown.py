@@ -7,9 +7,8 @@ Markdown has no colours.
 
 import re
 
-from hvlab.report.stats import CONFIDENCE, MIN_REPEATS
 from hvlab.report.tables import Cell, Table
-from hvlab.report.view import EMULATED_BANNER, Report
+from hvlab.report.view import EMULATED_BANNER, HOW_TO_READ, Report
 
 _SPECIAL = re.compile(r"([\\|<>*\[\]`#])")
 
@@ -35,7 +34,6 @@ def _table(table: Table) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    level = f"{CONFIDENCE:.0%}"
     out = ["# KVM vs Xen: hvlab report", "",
            f"Generated {_text(report.generated)} by hvlab {_text(report.version)}.", ""]
     if report.emulated_hosts:
@@ -45,14 +43,10 @@ def render_markdown(report: Report) -> str:
         out += [f"> **{len(report.problems)} problem(s) with the input**: see Problems at the end; everything "
                 "that could be read is shown.", ""]
     out += ["## Lab", "", *_table(report.facts)]
-    out += ["## How to read this", "",
-            "Every workload ran several times (repeats) on the same guest under KVM and under Xen. KVM/Xen is the "
-            "ratio of the two stacks' geometric means: above 1 the KVM figure is higher, which is better for "
-            "throughput and worse for a time (such as boot, in seconds). The "
-            f"{level} interval comes from a Welch t-test on the logarithms of the repeats; when it lies entirely "
-            "on one side of 1 the reading names the better stack, otherwise the difference is within the noise. "
-            f"With fewer than {MIN_REPEATS} repeats on a side no interval is given. The charts are in report.html.",
-            ""]
+    out += ["## How to read this", ""]
+    for paragraph in HOW_TO_READ:
+        out += [_text(paragraph), ""]
+    out += ["The charts are in report.html.", ""]
     out += ["## Summary", "", *_table(report.summary)]
     if report.differences:
         out += [f"**{len(report.differences)} fairness difference(s)** between the stacks: see Fairness before "
@@ -65,10 +59,13 @@ def render_markdown(report: Report) -> str:
         out += [f"> ⚠ {_text(warning)}" for warning in w.warnings]
         out += [""] if w.warnings else []
         out += _table(w.table)
+        out += _table(w.ratios)
     out += ["## Fairness", "",
             "Each guest's KVM column is compared with its Xen column: **bold ≠** differs between the stacks; "
             "PV: paravirtual on both (virtio on KVM, Xen front-ends on Xen), the expected, fair pairing; "
-            "n/a: exists on one stack only; —: not reported.", "", *_table(report.fairness)]
+            "n/a: exists on one stack only; —: not reported. The rows marked \"host reports\" and the host rows "
+            "are what each host's probe read while the guests ran, not what the configuration asked for.", "",
+            *_table(report.fairness)]
     out += ["## Probes", ""]
     for section in report.probes:
         out += [f"### {_text(section.title)}", "", _text(section.text), "", *_table(section.table)]

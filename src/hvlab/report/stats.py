@@ -15,6 +15,21 @@ is within a hair of the ratio of the arithmetic means). Why Welch: the two stack
 equally noisy. Below 3 repeats on either side the sample stdev is too unreliable (1 degree of
 freedom gives t = 12.7) and no interval is given at all.
 
+The tables therefore show each side's geometric mean, the figure the ratio divides. Its spread is
+given as the coefficient of variation (sample stdev / arithmetic mean), and single runs that do not
+belong with the others are flagged as outliers by Tukey's rule on the logarithms:
+
+    reach    = max(1.5 IQR, ln 1.25)                               (quartiles of the ln values)
+    outlier  <=>  ln v < Q1 - reach  or  ln v > Q3 + reach
+
+On the log scale a run ten times too slow and one ten times too fast are equally far out, as for
+the ratio. The floor keeps runs within 25 % of the quartiles in: when most repeats agree to a
+fraction of a percent (IQR near 0), a run 2 % off is not a broken measurement. Quartiles need at
+least OUTLIER_MIN_RUNS values, so fewer are never flagged. An outlier is flagged, never dropped:
+removing it would change the statistic behind the reader's back. When either side's CV exceeds
+NOISY_CV, the repeats scatter too much for the log-normal model behind the interval, and the
+reading says so instead of naming a better stack.
+
 Student's t quantile is computed here (incomplete beta function and bisection) rather than taken
 from scipy: Welch's degrees of freedom are not integers, so a printed table would not do.
 """
@@ -27,17 +42,37 @@ from dataclasses import dataclass
 MIN_REPEATS = 3
 CONFIDENCE = 0.95
 FEW_REPEATS = f"fewer than {MIN_REPEATS} repeats: no interval can be given"
+OUTLIER_MIN_RUNS = 4
+OUTLIER_IQR = 1.5
+OUTLIER_MIN_FACTOR = 1.25
+NOISY_CV = 0.25
+OUTLIER_RULE = (f"a run is an outlier when it lies more than {OUTLIER_IQR} interquartile ranges outside the "
+                f"quartiles of its side's runs on a log scale (Tukey's rule), and more than a factor "
+                f"{OUTLIER_MIN_FACTOR} beyond the nearer quartile; only with {OUTLIER_MIN_RUNS} runs or more; "
+                "outliers are flagged, never removed")
 
 
 @dataclass(frozen=True)
 class Summary:
-    """The successful repeats of one stack; stdev is None for a single value."""
+    """The successful repeats of one stack; stdev and cv are None for a single value.
+
+    geomean is the figure the KVM/Xen ratio is built from; mean and median are for the detail.
+    geomean is None when a value is not positive (the loader refuses those, so only by direct use).
+    """
 
     n: int
+    geomean: float | None
     mean: float
+    median: float
     stdev: float | None
+    cv: float | None
     minimum: float
     maximum: float
+    outliers: tuple[int, ...]  # indices into the values summarised
+
+    @property
+    def noisy(self) -> bool:
+        return self.cv is not None and self.cv > NOISY_CV
 
 
 @dataclass(frozen=True)
@@ -53,8 +88,24 @@ class Ratio:
 def summarize(values: Sequence[float]) -> Summary | None:
     if not values:
         return None
+    mean = statistics.fmean(values)
     stdev = statistics.stdev(values) if len(values) > 1 else None
-    return Summary(len(values), statistics.fmean(values), stdev, min(values), max(values))
+    cv = stdev / mean if stdev is not None and mean > 0 else None
+    positive = min(values) > 0
+    return Summary(len(values), statistics.geometric_mean(values) if positive else None, mean,
+                   statistics.median(values), stdev, cv, min(values), max(values),
+                   outliers(values) if positive else ())
+
+
+def outliers(values: Sequence[float]) -> tuple[int, ...]:
+    """Indices of the values outside Tukey's fences on a log scale (see the module doc); values > 0."""
+    if len(values) < OUTLIER_MIN_RUNS:
+        return ()
+    logs = [math.log(v) for v in values]
+    q1, _, q3 = statistics.quantiles(logs, n=4, method="inclusive")
+    reach = max(OUTLIER_IQR * (q3 - q1), math.log(OUTLIER_MIN_FACTOR))
+    low, high = q1 - reach, q3 + reach
+    return tuple(i for i, log in enumerate(logs) if not low <= log <= high)
 
 
 def ratio(kvm: Sequence[float], xen: Sequence[float], confidence: float = CONFIDENCE) -> Ratio:

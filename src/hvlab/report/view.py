@@ -13,10 +13,29 @@ from hvlab.report.compare import Comparison, Side, comparisons
 from hvlab.report.fairness import Difference, fairness
 from hvlab.report.model import STACK_LABELS, Results, Run
 from hvlab.report.probes import probe_sections
-from hvlab.report.stats import CONFIDENCE
+from hvlab.report.stats import CONFIDENCE, MIN_REPEATS, NOISY_CV, OUTLIER_RULE, Summary
 from hvlab.report.tables import Cell, Section, Table, cells
 
 EMULATED_BANNER = "Emulated lab: the pipeline is real, the speeds are not those of hardware"
+GEOMEAN = "geometric mean"
+# "How to read this", one text for the HTML and the Markdown report.
+HOW_TO_READ = (
+    "Every workload ran several times (repeats) on the same guest under KVM and under Xen. KVM/Xen is the ratio "
+    f"of the two stacks' {GEOMEAN}s (the n-th root of the product of the n repeats): above 1 the KVM figure is "
+    "higher, which is better for throughput and worse for a time (such as boot, in seconds). The tables show that "
+    f"same {GEOMEAN} for each stack, so dividing the two gives the ratio; the arithmetic mean and the median are "
+    "in each workload's detail. Why the geometric mean: the question is \"how many times faster\", benchmark noise "
+    "is roughly proportional to the figure, and one run far below the others (a stall) pulls an arithmetic mean "
+    "much further than it pulls a geometric one. In the charts a bar is the geometric mean, each dot "
+    "one repeat and the whisker the range from the lowest to the highest repeat.",
+    f"The {CONFIDENCE:.0%} interval comes from a Welch t-test on the logarithms of the repeats; when it lies "
+    "entirely on one side of 1 the reading names the better stack, otherwise the difference is within the noise. "
+    f"With fewer than {MIN_REPEATS} repeats on a side no interval is given.",
+    "CV (coefficient of variation: standard deviation / arithmetic mean) says how much a stack's repeats scatter. "
+    f"Above {NOISY_CV:.0%} on either side the interval means little and the reading says \"too noisy to tell\" "
+    f"instead of naming a stack. Outliers: {OUTLIER_RULE}. They are marked in the charts (red rings) and counted "
+    "in the tables.",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +47,7 @@ class WorkloadView:
     direction: str
     chart: Markup
     table: Table
+    ratios: Table
     warnings: list[str]
     failed: int
 
@@ -78,41 +98,91 @@ def _interval(item: Comparison) -> Cell:
 
 
 def _reading(item: Comparison) -> Cell:
-    return Cell(item.reading, item.better or ("warn" if item.ratio.low is None else ""))
+    css = item.better or ("warn" if item.ratio.low is None or item.noisy else "reading")
+    return Cell(item.reading, css)
+
+
+def _cv(summary: Summary | None) -> Cell:
+    if summary is None or summary.cv is None:
+        return Cell(fmt.MISSING)
+    return Cell(f"{summary.cv:.1%}", "noisy" if summary.noisy else "")
+
+
+def _outliers(side: Side) -> Cell:
+    """The outlier runs as value (repeat), or 0."""
+    found = side.outliers
+    if not found:
+        return Cell("0")
+    return Cell(", ".join(f"{fmt.number(r.value)} (r{r.repeat})" for r in found), "outlier",
+                "; ".join(r.file for r in found))
+
+
+def _warnings(item: Comparison) -> list[str]:
+    """What a reader of one guest's figures must know before trusting them."""
+    out = []
+    for side in item.sides:
+        label = STACK_LABELS[side.stack]
+        if side.failed:
+            out.append(f"{item.guest}: {len(side.failed)} failed run(s) on {label}, listed under Failed runs")
+        if side.outliers:
+            out.append(f"{item.guest}: {len(side.outliers)} outlier run(s) on {label}: "
+                       + ", ".join(f"{fmt.number(r.value)} in repeat {r.repeat}" for r in side.outliers)
+                       + " (kept in the figures)")
+    if item.unbalanced:
+        out.append(f"{item.guest}: the stacks do not have the same number of runs (KVM {len(item.kvm.runs)}, "
+                   f"Xen {len(item.xen.runs)}): they were not sampled alike")
+    if item.ratio.note:
+        out.append(f"{item.guest}: {item.ratio.note}")
+    elif item.noisy:
+        out.append(f"{item.guest}: {item.reading}: the repeats scatter by more than {NOISY_CV:.0%} of their mean, "
+                   "so the interval says little; look at the runs, and repeat the comparison")
+    return out
 
 
 def _workload_view(name: str, items: list[Comparison], anchor: str) -> WorkloadView:
-    level = f"{CONFIDENCE:.0%} CI"
-    table = Table((Cell("guest"), *cells("KVM mean", "KVM stdev", "KVM runs", css="kvm"),
-                   *cells("Xen mean", "Xen stdev", "Xen runs", css="xen"), *cells("KVM/Xen", level, "reading")))
+    table = Table((*cells("guest", "stack"), Cell(GEOMEAN, "stat"), *cells("arithmetic mean", "median", "stdev",
+                                                                             "CV", "min", "max", "runs", "outliers")))
+    ratios = Table(cells("guest", f"KVM/Xen of the {GEOMEAN}s", f"{CONFIDENCE:.0%} CI", "reading"))
     warnings = []
     for item in items:
-        row = [Cell(item.guest)]
         for side in item.sides:
             summary = side.summary
-            row += [Cell(fmt.number(summary.mean if summary else None)),
-                    Cell(fmt.number(summary.stdev if summary else None)), _n(side)]
-            if side.failed:
-                warnings.append(f"{item.guest}: {len(side.failed)} failed run(s) on {STACK_LABELS[side.stack]}, "
-                                "listed under Failed runs")
-        table.rows.append((*row, Cell(fmt.ratio(item.ratio.estimate)), _interval(item), _reading(item)))
-        if item.ratio.note:
-            warnings.append(f"{item.guest}: {item.ratio.note}")
+            table.rows.append((Cell(item.guest), Cell(STACK_LABELS[side.stack], side.stack),
+                               Cell(fmt.number(summary.geomean if summary else None), "stat"),
+                               *(Cell(fmt.number(getattr(summary, key) if summary else None))
+                                 for key in ("mean", "median", "stdev")),
+                               _cv(summary), *(Cell(fmt.number(getattr(summary, key) if summary else None))
+                                               for key in ("minimum", "maximum")),
+                               _n(side), _outliers(side)))
+        ratios.rows.append((Cell(item.guest), Cell(fmt.ratio(item.ratio.estimate)), _interval(item), _reading(item)))
+        warnings += _warnings(item)
     first = items[0]
     return WorkloadView(name, anchor, first.metric or fmt.MISSING, first.unit or "", _direction(first),
-                        workload_chart(items), table, warnings,
+                        workload_chart(items), table, ratios, warnings,
                         sum(len(side.failed) for item in items for side in item.sides))
 
 
+def _summary_figure(side: Side, unit: str) -> Cell:
+    """A side's geometric mean with its unit, and its outlier count when it has any."""
+    summary = side.summary
+    if summary is None or summary.geomean is None:
+        return Cell(fmt.MISSING)
+    text = fmt.number(summary.geomean) + unit
+    found = len(side.outliers)
+    return Cell(f"{text} ({found} outlier{'s' if found > 1 else ''})", "outlier") if found else Cell(text)
+
+
 def _summary(items: list[Comparison], anchors: dict[str, str]) -> Table:
-    table = Table((*cells("workload", "guest", "metric"), Cell("KVM mean", "kvm"), Cell("Xen mean", "xen"),
+    table = Table((*cells("workload", "guest", "better when"), Cell(f"KVM {GEOMEAN}", "kvm"), Cell("KVM CV", "kvm"),
+                   Cell(f"Xen {GEOMEAN}", "xen"), Cell("Xen CV", "xen"),
                    *cells("KVM/Xen", f"{CONFIDENCE:.0%} CI", "reading")))
     for item in items:
-        means = [s.summary.mean if s.summary else None for s in item.sides]
         unit = f" {item.unit}" if item.unit else ""
         table.rows.append((Cell(item.workload, link="#" + anchors[item.workload]), Cell(item.guest),
-                           Cell(f"{item.metric or fmt.MISSING} ({_direction(item)})"),
-                           *(Cell(fmt.number(m) + (unit if m is not None else "")) for m in means),
+                           Cell(_direction(item).removesuffix(" is better"),
+                                hint=f"{item.metric or fmt.MISSING}: {_direction(item)}"),
+                           _summary_figure(item.kvm, unit), _cv(item.kvm.summary),
+                           _summary_figure(item.xen, unit), _cv(item.xen.summary),
                            Cell(fmt.ratio(item.ratio.estimate)), _interval(item), _reading(item)))
     return table
 
