@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hvlab.vlab.accel import Acceleration, choose_acceleration
+from hvlab.vlab.accel import TCG_XEN_CPU_MODEL, Acceleration, choose_acceleration
 
 
 def fake_host(tmp_path: Path, *, dev_kvm: bool, modules: tuple[str, ...]) -> tuple[Path, Path]:
@@ -81,3 +81,14 @@ def test_qemu_args() -> None:
     assert tcg[tcg.index("-accel") + 1].startswith("tcg")
     assert kvm[kvm.index("-cpu") + 1] == "host"
     assert kvm[kvm.index("-accel") + 1] == "kvm"
+
+
+def test_tcg_runs_a_xen_machine_single_threaded() -> None:
+    assert Acceleration("tcg", "test").qemu_args(runs_xen=True) == [
+        "-accel", "tcg,thread=single,tb-size=512", "-cpu", TCG_XEN_CPU_MODEL]
+    assert TCG_XEN_CPU_MODEL.startswith("max,") and "-avx" in TCG_XEN_CPU_MODEL.split(",")
+
+
+def test_tcg_runs_a_kvm_machine_multi_threaded() -> None:
+    assert Acceleration("tcg", "test").qemu_args() == ["-accel", "tcg,thread=multi,tb-size=512", "-cpu", "max"]
+    assert Acceleration("tcg", "test").qemu_args(runs_xen=False) == Acceleration("tcg", "test").qemu_args()

@@ -128,8 +128,18 @@ def test_image_build_unknown_firmware_is_refused_before_any_build() -> None:
 
 
 @pytest.mark.usefixtures("nothing_may_start")
-def test_image_build_guest_refuses_firmware() -> None:
-    assert_one_line_error(invoke("image", "build", "--guest", "--firmware", "bios"), "--firmware is for lab images")
+def test_image_build_guest_refuses_firmware_and_stack() -> None:
+    assert_one_line_error(invoke("image", "build", "--guest", "--firmware", "bios"),
+                          "--firmware and --stack are for lab images")
+    assert_one_line_error(invoke("image", "build", "--guest", "--stack", "xen"),
+                          "--firmware and --stack are for lab images")
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_unknown_image_kind_or_stack_is_refused_before_any_build() -> None:
+    assert_refused_naming(invoke("vlab", "up", "--image", "weird"), "'weird'", "'prepared'", "'bare'")
+    assert_refused_naming(invoke("vlab", "up", "kvm1", "--image", "weird"), "'weird'")
+    assert_refused_naming(invoke("image", "build", "--stack", "bhyve"), "'bhyve'", "'kvm'", "'xen'")
 
 
 def write_vlab_settings(tmp_path: Path, text: str) -> Path:
@@ -144,6 +154,8 @@ def test_bad_default_in_the_vlab_inventory_is_refused_before_any_build(tmp_path:
     settings = write_vlab_settings(tmp_path, "hvlab_vlab_release: '13'\nhvlab_vlab_firmware: efi\n")
     assert_one_line_error(invoke("vlab", "up"), str(settings), "'efi'", "uefi, uefi-secureboot, bios")
     assert_one_line_error(invoke("image", "build"), str(settings), "'efi'")
+    write_vlab_settings(tmp_path, "hvlab_vlab_image: weird\n")
+    assert_one_line_error(invoke("vlab", "up"), str(settings), "'weird'", "prepared, bare")
 
 
 @pytest.fixture
@@ -167,44 +179,90 @@ def test_up_uses_the_vlab_inventorys_defaults(tmp_path: Path, recorded_up: dict[
     write_vlab_settings(tmp_path, "hvlab_vlab_release: 12\nhvlab_vlab_firmware: bios\n")  # 12 unquoted: an int
     result = invoke("vlab", "up", "--no-inventory")
     assert result.exit_code == 0, result.output
-    assert recorded_up["build"] == [LabTarget("12", "bios")]
-    assert recorded_up["start"] == [("kvm1", Boot("12", "bios")), ("xen1", Boot("12", "bios"))]
+    # prepared by default: each machine's own stack's image
+    assert recorded_up["build"] == [LabTarget("12", "bios", "kvm"), LabTarget("12", "bios", "xen")]
+    boot = Boot("12", "bios", "prepared")
+    assert recorded_up["start"] == [("kvm1", boot), ("xen1", boot)]
 
 
-def test_up_options_override_the_defaults_and_share_one_image(recorded_up: dict[str, list[object]]) -> None:
+def test_up_takes_the_image_kind_of_the_vlab_inventory(tmp_path: Path,
+                                                       recorded_up: dict[str, list[object]]) -> None:
+    write_vlab_settings(tmp_path, "hvlab_vlab_image: bare\n")
+    result = invoke("vlab", "up", "--no-inventory")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("13", "uefi")]
+    assert recorded_up["start"] == [("kvm1", Boot("13", "uefi", "bare")), ("xen1", Boot("13", "uefi", "bare"))]
+
+
+def test_up_options_override_the_defaults(recorded_up: dict[str, list[object]]) -> None:
     result = invoke("vlab", "up", "--no-inventory", "--firmware", "uefi-secureboot")
     assert result.exit_code == 0, result.output
-    assert recorded_up["build"] == [LabTarget("13", "uefi")]  # Secure Boot boots the same disk
-    assert recorded_up["start"] == [("kvm1", Boot("13", "uefi-secureboot")), ("xen1", Boot("13", "uefi-secureboot"))]
+    # Secure Boot boots the same disk as UEFI: the uefi layout's prepared images
+    assert recorded_up["build"] == [LabTarget("13", "uefi", "kvm"), LabTarget("13", "uefi", "xen")]
+    boot = Boot("13", "uefi-secureboot", "prepared")
+    assert recorded_up["start"] == [("kvm1", boot), ("xen1", boot)]
 
 
-def record_disk(name: str, boot: Boot) -> None:
+def test_up_bare_machines_share_one_image(recorded_up: dict[str, list[object]]) -> None:
+    result = invoke("vlab", "up", "--no-inventory", "--image", "bare", "--release", "12")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("12", "uefi")]
+    assert recorded_up["start"] == [("kvm1", Boot("12", "uefi", "bare")), ("xen1", Boot("12", "uefi", "bare"))]
+
+
+def test_up_prepared_builds_only_the_selected_machines_stack(recorded_up: dict[str, list[object]]) -> None:
+    result = invoke("vlab", "up", "--no-inventory", "--image", "prepared", "xen1")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("13", "uefi", "xen")]
+    assert recorded_up["start"] == [("xen1", Boot("13", "uefi", "prepared"))]
+
+
+def record_disk(name: str, boot: Boot, with_image: bool = True) -> None:
     machine = cli.machines([name])[0]
     machine.dir.mkdir(parents=True, exist_ok=True)
     machine.overlay.write_bytes(b"overlay")
-    machine.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware}))
+    data = {"release": boot.release, "firmware": boot.firmware}
+    if with_image:
+        data["image"] = boot.image
+    machine.boot_file.write_text(json.dumps(data))
 
 
 def test_up_keeps_an_existing_disks_boot(recorded_up: dict[str, list[object]]) -> None:
-    record_disk("xen1", Boot("12", "bios"))
+    record_disk("xen1", Boot("12", "bios"), with_image=False)  # a disk made before image kinds: bare
     result = invoke("vlab", "up", "--no-inventory")
     assert result.exit_code == 0, result.output
-    assert recorded_up["build"] == [LabTarget("13", "uefi"), LabTarget("12", "bios")]
-    assert recorded_up["start"] == [("kvm1", Boot("13", "uefi")), ("xen1", Boot("12", "bios"))]
+    assert recorded_up["build"] == [LabTarget("13", "uefi", "kvm"), LabTarget("12", "bios")]
+    assert recorded_up["start"] == [("kvm1", Boot("13", "uefi", "prepared")), ("xen1", Boot("12", "bios", "bare"))]
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_up_refuses_another_image_for_an_existing_disk_before_anything_starts() -> None:
+    record_disk("xen1", Boot("13", "uefi", "bare"))
+    assert_one_line_error(invoke("vlab", "up", "--image", "prepared"),
+                          "xen1 exists as Debian 13, uefi, bare image, not Debian 13, uefi, prepared image",
+                          "hvlab vlab down xen1")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
 def test_up_refuses_another_release_for_an_existing_disk_before_anything_starts() -> None:
     record_disk("xen1", Boot("12", "bios"))
-    assert_one_line_error(invoke("vlab", "up", "--release", "13"), "xen1 exists as Debian 12, bios",
+    assert_one_line_error(invoke("vlab", "up", "--release", "13"), "xen1 exists as Debian 12, bios, bare image",
                           "hvlab vlab down xen1")
 
 
 def test_image_build_builds_the_asked_target(recorded_up: dict[str, list[object]]) -> None:
     result = invoke("image", "build", "--release", "12")
     assert result.exit_code == 0, result.output
-    assert recorded_up["build"] == [LabTarget("12", "uefi")]
+    assert recorded_up["build"] == [LabTarget("12", "uefi")]  # bare without --stack
     assert result.stdout.strip() == str(cli.lab_image.cached_image(LabTarget("12", "uefi")).path)
+
+
+def test_image_build_stack_builds_the_prepared_image(recorded_up: dict[str, list[object]]) -> None:
+    result = invoke("image", "build", "--stack", "xen", "--firmware", "uefi-secureboot")
+    assert result.exit_code == 0, result.output
+    assert recorded_up["build"] == [LabTarget("13", "uefi", "xen")]
+    assert result.stdout.strip() == str(cli.lab_image.cached_image(LabTarget("13", "uefi", "xen")).path)
+    assert "debian-13-uefi-xen-" in result.stdout
 
 
 def test_image_build_guest_takes_the_release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -222,10 +280,10 @@ def test_image_build_guest_takes_the_release(monkeypatch: pytest.MonkeyPatch, tm
 
 
 @pytest.mark.usefixtures("nothing_may_start")
-def test_status_plain_shows_release_and_firmware() -> None:
-    record_disk("kvm1", Boot("12", "bios"))
+def test_status_plain_shows_release_firmware_and_image() -> None:
+    record_disk("kvm1", Boot("12", "bios", "prepared"))
     lines = invoke("vlab", "status").stdout.splitlines()
-    assert "stopped" in lines[0] and "debian-12 bios" in lines[0]
+    assert "stopped" in lines[0] and "debian-12 bios prepared" in lines[0]
     assert "absent" in lines[1] and "debian-" not in lines[1]
 
 

@@ -1,18 +1,21 @@
-"""The lab image: recipe hash per release and layout, mirror choice, cache verification."""
+"""The lab image: recipe hash per release, layout and stack, mirror choice, cache verification."""
 
 import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hvlab.errors import HvlabError
 from hvlab.vlab import image, releases
 from hvlab.vlab.image import CachedImage
 from hvlab.vlab.releases import LabTarget
 
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = LabTarget()
-TARGETS = [LabTarget("13", "uefi"), LabTarget("13", "bios"), LabTarget("12", "uefi"), LabTarget("12", "bios")]
+TARGETS = [LabTarget("13", "uefi"), LabTarget("13", "bios"), LabTarget("12", "uefi"), LabTarget("12", "bios"),
+           LabTarget("13", "uefi", "kvm"), LabTarget("13", "uefi", "xen"), LabTarget("12", "bios", "xen")]
 
 # --- recipe_id ---------------------------------------------------------------------------
 
@@ -87,11 +90,131 @@ def test_cached_image_lives_in_cache_dir_named_by_recipe(tmp_path: Path) -> None
 def test_cached_images_of_every_target_sit_side_by_side(tmp_path: Path) -> None:
     cached = [image.cached_image(t) for t in TARGETS]
     assert {c.path.parent for c in cached} == {tmp_path / "cache" / "images"}
-    assert [c.path.name for c in cached] == [
-        f"debian-{t.release}-{t.layout}-{image.recipe_id(t)}.qcow2" for t in TARGETS
-    ]
+    assert [c.path.name for c in cached] == [f"{t.name}-{image.recipe_id(t)}.qcow2" for t in TARGETS]
     assert len({c.path for c in cached}) == len(TARGETS)
     assert len({c.checksum_path for c in cached}) == len(TARGETS)
+
+
+# --- stacks: prepared images carry the roles' own host packages -------------------------
+
+def role_vars(role: str, release: str) -> dict[str, object]:
+    """What Ansible's include_vars leaves for Debian `release`: Debian.yml, then Debian_N.yml."""
+    merged: dict[str, object] = {}
+    for name in ("Debian.yml", f"Debian_{release}.yml"):
+        path = ROOT / "roles" / role / "vars" / name
+        if path.exists():
+            merged.update(yaml.safe_load(path.read_text()))
+    return merged
+
+
+@pytest.mark.parametrize("release", ["13", "12"])
+def test_stack_packages_are_the_roles_own_lists(release: str) -> None:
+    kvm = role_vars("kvm_host", release)["__kvm_host_packages"]
+    xen = role_vars("xen_host", release)
+    assert image.stack_packages("kvm", release) == tuple(kvm)  # type: ignore[arg-type]
+    assert image.stack_packages("xen", release) == (
+        *xen["__xen_host_base_packages"], *xen["__xen_host_qemu_packages"])  # type: ignore[misc]
+
+
+def test_stack_packages_layer_the_release_file_over_debian_yml() -> None:
+    # roles/kvm_host/vars/Debian_13.yml replaces the list of Debian.yml (nftables for iptables)
+    assert "nftables" in image.stack_packages("kvm", "13")
+    assert "iptables" not in image.stack_packages("kvm", "13")
+    assert "iptables" in image.stack_packages("kvm", "12")
+    assert {"xen-system-amd64", "qemu-system-xen"} <= set(image.stack_packages("xen", "13"))
+    assert "libvirt-daemon-system" not in image.stack_packages("xen", "13")
+
+
+def test_packages_of_a_prepared_image_add_the_stacks() -> None:
+    bare = image.packages(LabTarget("13", "uefi"))
+    for stack in ("kvm", "xen"):
+        prepared = image.packages(LabTarget("13", "uefi", stack))
+        assert prepared == bare + image.stack_packages(stack, "13")
+    assert not set(image.stack_packages("kvm", "13")) & set(bare)
+    assert "xen-system-amd64" not in bare
+
+
+def test_recipe_id_differs_per_stack() -> None:
+    ids = {stack: image.recipe_id(LabTarget("13", "uefi", stack)) for stack in ("", "kvm", "xen")}
+    assert len(set(ids.values())) == 3, ids
+
+
+@pytest.fixture
+def roles_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the roles' vars files, made image.ROLES_DIR."""
+    roles = tmp_path / "roles"
+    for role in ("kvm_host", "xen_host"):
+        shutil.copytree(ROOT / "roles" / role / "vars", roles / role / "vars")
+    monkeypatch.setattr(image, "ROLES_DIR", roles)
+    return roles
+
+
+def add_package(vars_file: Path, key: str, package: str) -> None:
+    data = yaml.safe_load(vars_file.read_text())
+    data[key] = [*data[key], package]
+    vars_file.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(("stack", "vars_file", "key"), [
+    ("kvm", "kvm_host/vars/Debian_13.yml", "__kvm_host_packages"),
+    ("xen", "xen_host/vars/Debian.yml", "__xen_host_base_packages"),
+    ("xen", "xen_host/vars/Debian_13.yml", "__xen_host_qemu_packages"),
+])
+def test_recipe_id_follows_the_roles_vars(roles_copy: Path, monkeypatch: pytest.MonkeyPatch, stack: str,
+                                          vars_file: str, key: str) -> None:
+    target = LabTarget("13", "uefi", stack)
+    other = LabTarget("13", "uefi", "xen" if stack == "kvm" else "kvm")
+    before, other_before, bare_before = (image.recipe_id(t) for t in (target, other, DEFAULT))
+    monkeypatch.undo()
+    assert image.recipe_id(target) == before  # the copy hashes as the checkout does
+    monkeypatch.setattr(image, "ROLES_DIR", roles_copy)
+
+    add_package(roles_copy / vars_file, key, "hvlab-test-package")
+    assert "hvlab-test-package" in image.stack_packages(stack, "13")
+    assert image.recipe_id(target) != before
+    assert image.recipe_id(other) == other_before  # another stack's image is not touched
+    assert image.recipe_id(DEFAULT) == bare_before  # nor is the bare one
+
+
+def test_a_prepared_image_is_rebuilt_when_the_role_changes(roles_copy: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    target = LabTarget("13", "uefi", "kvm")
+    stale = make_image(target=target)
+    assert image.is_current(image.cached_image(target))
+    add_package(roles_copy / "kvm_host/vars/Debian_13.yml", "__kvm_host_packages", "hvlab-test-package")
+    fresh = image.cached_image(target)
+    assert fresh.path != stale.path
+    assert not image.is_current(fresh)
+
+    def no_tools(_tools: dict[str, str]) -> None:
+        raise HvlabError("stop before building")
+
+    monkeypatch.setattr(image, "require_tools", no_tools)
+    with pytest.raises(HvlabError, match="stop before building"):  # rebuilt, the stale image not reused
+        image.build(target)
+
+
+def test_cached_image_names_bare_and_prepared_apart(tmp_path: Path) -> None:
+    bare = image.cached_image(LabTarget("13", "uefi"))
+    kvm = image.cached_image(LabTarget("13", "uefi", "kvm"))
+    xen = image.cached_image(LabTarget("13", "uefi", "xen"))
+    assert bare.path.name == f"debian-13-uefi-{bare.recipe_id}.qcow2"
+    assert kvm.path.name == f"debian-13-uefi-kvm-{kvm.recipe_id}.qcow2"
+    assert xen.path.name == f"debian-13-uefi-xen-{xen.recipe_id}.qcow2"
+    assert len({bare.path, kvm.path, xen.path}) == 3
+    assert len({bare.checksum_path, kvm.checksum_path, xen.checksum_path}) == 3
+
+
+def test_build_does_not_reuse_the_bare_image_for_a_prepared_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    make_image(target=LabTarget("13", "uefi"))
+
+    def no_tools(_tools: dict[str, str]) -> None:
+        raise HvlabError("stop before building")
+
+    monkeypatch.setattr(image, "require_tools", no_tools)
+    assert image.build(LabTarget("13", "uefi")) == image.cached_image(LabTarget("13", "uefi"))
+    with pytest.raises(HvlabError, match="stop before building"):
+        image.build(LabTarget("13", "uefi", "xen"))
 
 
 # --- debian_mirror -----------------------------------------------------------------------

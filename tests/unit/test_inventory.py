@@ -1,4 +1,4 @@
-"""The generated virtual-lab inventory and the lab's default release and firmware."""
+"""The generated virtual-lab inventory and the lab's default release, firmware and image kind."""
 
 import json
 import os
@@ -63,28 +63,32 @@ def write_settings(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_default_boot_without_settings_is_debian_13_uefi() -> None:
-    assert inventory.default_boot() == Boot("13", "uefi")
+def test_default_boot_without_settings_is_debian_13_uefi_prepared() -> None:
+    assert inventory.default_boot() == Boot("13", "uefi", "prepared")
 
 
 def test_default_boot_reads_the_vlab_group_vars(tmp_path: Path) -> None:
     path = write_settings(tmp_path, "hvlab_vlab_release: '12'\nhvlab_vlab_firmware: bios\nhvlab_guests: []\n")
     assert inventory.settings_path() == path
-    assert inventory.default_boot() == Boot("12", "bios")
+    assert inventory.default_boot() == Boot("12", "bios", "prepared")
     write_settings(tmp_path, "hvlab_vlab_release: 12\n")  # unquoted YAML: an int
-    assert inventory.default_boot() == Boot("12", "uefi")
+    assert inventory.default_boot() == Boot("12", "uefi", "prepared")
     write_settings(tmp_path, "hvlab_vlab_firmware: uefi-secureboot\n")
-    assert inventory.default_boot() == Boot("13", "uefi-secureboot")
+    assert inventory.default_boot() == Boot("13", "uefi-secureboot", "prepared")
+    write_settings(tmp_path, "hvlab_vlab_image: bare\n")
+    assert inventory.default_boot() == Boot("13", "uefi", "bare")
 
 
 def test_committed_vlab_settings_are_valid() -> None:
     data = yaml.safe_load((ROOT / "inventories" / "vlab" / "group_vars" / "all.yml").read_text())
-    Boot(str(data["hvlab_vlab_release"]), str(data["hvlab_vlab_firmware"]))  # raises on a bad value
+    Boot(str(data["hvlab_vlab_release"]), str(data["hvlab_vlab_firmware"]),
+         str(data["hvlab_vlab_image"]))  # raises on a bad value
 
 
 @pytest.mark.parametrize(("text", "needles"), [
     ("hvlab_vlab_release: '11'\n", ["'11'", "13, 12"]),
     ("hvlab_vlab_firmware: efi\n", ["'efi'", "uefi, uefi-secureboot, bios"]),
+    ("hvlab_vlab_image: weird\n", ["hvlab_vlab_image", "'weird'", "prepared, bare"]),
     ("hvlab_vlab_release: [13\n", ["not valid YAML"]),
 ])
 def test_default_boot_names_the_file_on_a_bad_value(tmp_path: Path, text: str, needles: list[str]) -> None:
@@ -109,13 +113,23 @@ def test_render_carries_the_boot_of_machines_with_a_disk(monkeypatch: pytest.Mon
     kvm1 = Machine(spec_for("kvm1"))
     kvm1.dir.mkdir(parents=True)
     kvm1.overlay.write_bytes(b"overlay")
-    kvm1.boot_file.write_text(json.dumps({"release": "12", "firmware": "uefi-secureboot"}))
+    kvm1.boot_file.write_text(json.dumps({"release": "12", "firmware": "uefi-secureboot", "image": "prepared"}))
     xen1 = Machine(spec_for("xen1"))
     xen1.dir.mkdir(parents=True)
     xen1.boot_file.write_text(json.dumps({"release": "13", "firmware": "bios"}))  # no disk: not a machine yet
     data = hosts(parse(inventory.render()))
-    assert (data["kvm1"]["hvlab_lab_release"], data["kvm1"]["hvlab_lab_firmware"]) == ("12", "uefi-secureboot")
-    assert "hvlab_lab_release" not in data["xen1"] and "hvlab_lab_firmware" not in data["xen1"]
+    assert (data["kvm1"]["hvlab_lab_release"], data["kvm1"]["hvlab_lab_firmware"],
+            data["kvm1"]["hvlab_lab_image"]) == ("12", "uefi-secureboot", "prepared")
+    assert not {"hvlab_lab_release", "hvlab_lab_firmware", "hvlab_lab_image"} & set(data["xen1"])
+
+
+def test_render_says_bare_for_a_disk_made_before_image_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    xen1 = Machine(spec_for("xen1"))
+    xen1.dir.mkdir(parents=True)
+    xen1.overlay.write_bytes(b"overlay")
+    xen1.boot_file.write_text(json.dumps({"release": "13", "firmware": "uefi"}))
+    assert hosts(parse(inventory.render()))["xen1"]["hvlab_lab_image"] == "bare"
 
 
 def test_render_refuses_a_disk_without_its_boot_record() -> None:

@@ -14,6 +14,7 @@ import pytest
 from hvlab.errors import HvlabError
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import machines as m
+from hvlab.vlab.accel import TCG_XEN_CPU_MODEL
 from hvlab.vlab.machines import LAB, Boot, Machine, MachineSpec
 from hvlab.vlab.releases import LabTarget
 
@@ -37,8 +38,9 @@ def listening_socket() -> Iterator[socket.socket]:
 # --- specs ------------------------------------------------------------------------------
 
 def test_spec_for_known() -> None:
-    assert m.spec_for("kvm1") == MachineSpec("kvm1", "kvm_hosts", 2221, 4096)
+    assert m.spec_for("kvm1") == MachineSpec("kvm1", "kvm_hosts", 2221, 4096, "kvm")
     assert m.spec_for("xen1").group == "xen_hosts"
+    assert m.spec_for("xen1").stack == "xen"
     assert m.spec_for("xen1").ssh_port == 2222
 
 
@@ -185,6 +187,14 @@ def test_qemu_command_under_tcg(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) 
     assert [d for d in drives if f"file={kvm1.overlay}" in d] == [disk]
     assert f"if=pflash,format=raw,unit=1,file={kvm1.efi_vars}" in drives
     assert "-daemonize" in cmd
+    assert cmd[cmd.index("-accel") + 1] == "tcg,thread=multi,tb-size=512"
+
+
+def test_qemu_command_under_tcg_runs_xen_single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    cmd = Machine(m.spec_for("xen1")).qemu_command(UEFI13)
+    assert cmd[cmd.index("-accel") + 1] == "tcg,thread=single,tb-size=512"
+    assert cmd[cmd.index("-cpu") + 1] == TCG_XEN_CPU_MODEL
 
 
 def test_qemu_command_under_kvm_uses_host_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,50 +285,90 @@ def test_boot_refuses_unknown_values() -> None:
         Boot("11", "uefi")
     with pytest.raises(HvlabError, match="unknown firmware 'efi'; accepted: uefi, uefi-secureboot, bios"):
         Boot("13", "efi")
-    assert Boot("13", "uefi-secureboot").target == LabTarget("13", "uefi")
-    assert Boot("12", "bios").target == LabTarget("12", "bios")
+    with pytest.raises(HvlabError, match="unknown image 'weird'; accepted: prepared, bare"):
+        Boot("13", "uefi", "weird")
+
+
+def test_boot_target_is_bare_unless_prepared() -> None:
+    assert Boot("13", "uefi").image == "bare"
+    assert Boot("13", "uefi-secureboot").target("kvm") == LabTarget("13", "uefi")
+    assert Boot("12", "bios", "bare").target("xen") == LabTarget("12", "bios")
+    assert Boot("13", "uefi-secureboot", "prepared").target("kvm") == LabTarget("13", "uefi", "kvm")
+    assert Boot("12", "bios", "prepared").target("xen") == LabTarget("12", "bios", "xen")
+    assert Boot("13", "uefi", "prepared").describe() == "Debian 13, uefi, prepared image"
 
 
 # --- recorded boot ----------------------------------------------------------------------
 
-def record(machine: Machine, boot: Boot) -> None:
-    """A machine whose disk was made for `boot`, as start() leaves it."""
+def record(machine: Machine, boot: Boot, with_image: bool = True) -> None:
+    """A machine whose disk was made for `boot`, as start() leaves it (without_image: as before image kinds)."""
     machine.dir.mkdir(parents=True, exist_ok=True)
     machine.overlay.write_bytes(b"overlay")
-    machine.boot_file.write_text(json.dumps({"release": boot.release, "firmware": boot.firmware}) + "\n")
+    data = {"release": boot.release, "firmware": boot.firmware}
+    if with_image:
+        data["image"] = boot.image
+    machine.boot_file.write_text(json.dumps(data) + "\n")
 
 
 def test_boot_for_new_machine_takes_asked_else_default(kvm1: Machine) -> None:
-    default = Boot("12", "bios")
+    default = Boot("12", "bios", "prepared")
     assert kvm1.recorded_boot() is None
-    assert kvm1.boot_for(None, None, default) == default
-    assert kvm1.boot_for("13", None, default) == Boot("13", "bios")
-    assert kvm1.boot_for(None, "uefi-secureboot", default) == Boot("12", "uefi-secureboot")
+    assert kvm1.boot_for(None, None, None, default) == default
+    assert kvm1.boot_for("13", None, None, default) == Boot("13", "bios", "prepared")
+    assert kvm1.boot_for(None, "uefi-secureboot", None, default) == Boot("12", "uefi-secureboot", "prepared")
+    assert kvm1.boot_for(None, None, "bare", default) == Boot("12", "bios", "bare")
+    assert kvm1.boot_for("13", "uefi", "bare", default) == Boot("13", "uefi", "bare")
+    assert kvm1.boot_for(None, None, "prepared", Boot("13", "uefi")) == Boot("13", "uefi", "prepared")
     with pytest.raises(HvlabError, match="accepted"):
-        kvm1.boot_for("11", None, default)
+        kvm1.boot_for("11", None, None, default)
+    with pytest.raises(HvlabError, match="unknown image 'weird'"):
+        kvm1.boot_for(None, None, "weird", default)
 
 
 def test_boot_for_existing_disk_keeps_its_own(kvm1: Machine) -> None:
     record(kvm1, Boot("12", "bios"))
     assert kvm1.recorded_boot() == Boot("12", "bios")
-    default = Boot("13", "uefi")
-    assert kvm1.boot_for(None, None, default) == Boot("12", "bios")  # not the new default
-    assert kvm1.boot_for("12", None, default) == Boot("12", "bios")
-    assert kvm1.boot_for("12", "bios", default) == Boot("12", "bios")
+    default = Boot("13", "uefi", "prepared")
+    assert kvm1.boot_for(None, None, None, default) == Boot("12", "bios")  # not the new default
+    assert kvm1.boot_for("12", None, None, default) == Boot("12", "bios")
+    assert kvm1.boot_for("12", "bios", "bare", default) == Boot("12", "bios")
 
 
-@pytest.mark.parametrize(("release", "firmware"), [("13", None), (None, "uefi"), ("13", "uefi-secureboot")])
+def test_boot_for_existing_prepared_disk_keeps_its_image(kvm1: Machine) -> None:
+    record(kvm1, Boot("13", "uefi", "prepared"))
+    assert kvm1.boot_for(None, None, None, Boot("13", "uefi", "bare")) == Boot("13", "uefi", "prepared")
+    assert kvm1.boot_for(None, None, "prepared", Boot("13", "uefi")) == Boot("13", "uefi", "prepared")
+    with pytest.raises(HvlabError) as exc:
+        kvm1.boot_for(None, None, "bare", Boot("13", "uefi", "prepared"))
+    assert "kvm1 exists as Debian 13, uefi, prepared image, not Debian 13, uefi, bare image" in str(exc.value)
+    assert "hvlab vlab down kvm1" in str(exc.value)
+
+
+def test_boot_json_without_image_reads_as_bare(kvm1: Machine) -> None:
+    record(kvm1, Boot("13", "uefi"), with_image=False)
+    assert "image" not in json.loads(kvm1.boot_file.read_text())
+    assert kvm1.recorded_boot() == Boot("13", "uefi", "bare")
+    assert kvm1.boot_for(None, None, None, Boot("13", "uefi", "prepared")) == Boot("13", "uefi", "bare")
+    with pytest.raises(HvlabError, match="exists as Debian 13, uefi, bare image"):
+        kvm1.boot_for(None, None, "prepared", Boot("13", "uefi", "prepared"))
+    assert kvm1.status()["image"] == "bare"
+
+
+@pytest.mark.parametrize(("release", "firmware", "image"), [
+    ("13", None, None), (None, "uefi", None), ("13", "uefi-secureboot", None), (None, None, "prepared"),
+])
 def test_boot_for_existing_disk_refuses_another_boot(kvm1: Machine, release: str | None,
-                                                     firmware: str | None) -> None:
+                                                     firmware: str | None, image: str | None) -> None:
     record(kvm1, Boot("12", "bios"))
     with pytest.raises(HvlabError) as exc:
-        kvm1.boot_for(release, firmware, Boot("12", "bios"))
+        kvm1.boot_for(release, firmware, image, Boot("12", "bios"))
     message = str(exc.value)
-    assert "kvm1 exists as Debian 12, bios" in message
+    assert "kvm1 exists as Debian 12, bios, bare image" in message
     assert "hvlab vlab down kvm1" in message
 
 
-@pytest.mark.parametrize("content", [None, "", "{}", '{"release": "11", "firmware": "uefi"}', "[1]"])
+@pytest.mark.parametrize("content", [None, "", "{}", '{"release": "11", "firmware": "uefi"}', "[1]",
+                                     '{"release": "13", "firmware": "uefi", "image": "weird"}'])
 def test_recorded_boot_missing_or_bad_names_the_way_out(kvm1: Machine, content: str | None) -> None:
     kvm1.dir.mkdir(parents=True)
     kvm1.overlay.write_bytes(b"overlay")
@@ -330,13 +380,15 @@ def test_recorded_boot_missing_or_bad_names_the_way_out(kvm1: Machine, content: 
     assert "hvlab vlab down kvm1" in str(exc.value)
 
 
-def test_status_reports_release_and_firmware(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_reports_release_firmware_and_image(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HVLAB_ACCEL", "tcg")
-    assert (kvm1.status()["release"], kvm1.status()["firmware"]) == (None, None)
-    record(kvm1, Boot("13", "uefi-secureboot"))
-    assert (kvm1.status()["release"], kvm1.status()["firmware"]) == ("13", "uefi-secureboot")
+    st = kvm1.status()
+    assert (st["release"], st["firmware"], st["image"]) == (None, None, None)
+    record(kvm1, Boot("13", "uefi-secureboot", "prepared"))
+    st = kvm1.status()
+    assert (st["release"], st["firmware"], st["image"]) == ("13", "uefi-secureboot", "prepared")
     kvm1.boot_file.unlink()  # unreadable: status still answers
-    assert kvm1.status()["release"] is None
+    assert (kvm1.status()["release"], kvm1.status()["image"]) == (None, None)
 
 
 # --- start / stop / destroy without QEMU --------------------------------------------------
@@ -353,16 +405,31 @@ def test_start_refuses_without_image(kvm1: Machine, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(m, "require_firmware", lambda _firmware: None)
     monkeypatch.setattr(m, "_require_port_free", lambda *_a: None)
     make_cached_image(LabTarget("12", "bios"))  # another target's image does not do
+    make_cached_image(LabTarget("13", "uefi", "kvm"))  # nor does the prepared one for a bare boot
     with pytest.raises(HvlabError, match="no cached lab image") as exc:
         kvm1.start(UEFI13)
     assert lab_image.cached_image(LabTarget("13", "uefi")).path.name in str(exc.value)
     assert not kvm1.overlay.exists()
     assert not kvm1.boot_file.exists()
+    assert not kvm1.dir.exists()  # the image is checked before the machine's dir is made
+
+
+def test_start_on_a_missing_prepared_image_leaves_no_machine_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(m, "require_tools", lambda _tools: None)
+    monkeypatch.setattr(m, "require_firmware", lambda _firmware: None)
+    monkeypatch.setattr(m, "_require_port_free", lambda *_a: None)
+    xen1 = Machine(m.spec_for("xen1"))
+    make_cached_image(LabTarget("13", "uefi"))  # only the bare image
+    with pytest.raises(HvlabError, match="no cached lab image") as exc:
+        xen1.start(Boot("13", "uefi", "prepared"))
+    assert lab_image.cached_image(LabTarget("13", "uefi", "xen")).path.name in str(exc.value)
+    assert "--stack" in str(exc.value)
+    assert not xen1.dir.exists()
 
 
 def test_start_refuses_busy_port(listening_socket: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
     port = listening_socket.getsockname()[1]
-    machine = Machine(MachineSpec("t1", "kvm_hosts", port, 512))
+    machine = Machine(MachineSpec("t1", "kvm_hosts", port, 512, "kvm"))
     monkeypatch.setattr(m, "require_tools", lambda _tools: None)
     monkeypatch.setattr(m, "require_firmware", lambda _firmware: None)
     make_cached_image()
@@ -406,10 +473,10 @@ def fake_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str
 def test_start_uefi_copies_the_variable_store_and_records_the_boot(
         kvm1: Machine, fake_start: list[list[str]], firmware: str, template: str) -> None:
     boot = Boot("13", firmware)
-    make_cached_image(boot.target)
+    make_cached_image(boot.target(kvm1.spec.stack))
     kvm1.start(boot)
     assert kvm1.efi_vars.read_bytes() == b"template " + template.encode()
-    assert json.loads(kvm1.boot_file.read_text()) == {"release": "13", "firmware": firmware}
+    assert json.loads(kvm1.boot_file.read_text()) == {"release": "13", "firmware": firmware, "image": "bare"}
     assert kvm1.recorded_boot() == boot
     create, qemu = fake_start
     assert create[-3:] == ["-b", str(lab_image.cached_image(LabTarget("13", "uefi")).path), str(kvm1.overlay)]
@@ -419,11 +486,24 @@ def test_start_uefi_copies_the_variable_store_and_records_the_boot(
 
 def test_start_bios_has_no_variable_store(kvm1: Machine, fake_start: list[list[str]]) -> None:
     boot = Boot("12", "bios")
-    make_cached_image(boot.target)
+    make_cached_image(boot.target(kvm1.spec.stack))
     kvm1.start(boot)
     assert not kvm1.efi_vars.exists()
-    assert json.loads(kvm1.boot_file.read_text()) == {"release": "12", "firmware": "bios"}
+    assert json.loads(kvm1.boot_file.read_text()) == {"release": "12", "firmware": "bios", "image": "bare"}
     assert fake_start[0][-2] == str(lab_image.cached_image(LabTarget("12", "bios")).path)
+
+
+@pytest.mark.parametrize("name", ["kvm1", "xen1"])
+def test_start_prepared_overlays_the_machines_stack_image(name: str, fake_start: list[list[str]]) -> None:
+    machine = Machine(m.spec_for(name))
+    boot = Boot("13", "uefi", "prepared")
+    prepared = LabTarget("13", "uefi", machine.spec.stack)
+    make_cached_image(prepared)
+    make_cached_image(LabTarget("13", "uefi"))
+    machine.start(boot)
+    assert fake_start[0][-2] == str(lab_image.cached_image(prepared).path)
+    assert json.loads(machine.boot_file.read_text())["image"] == "prepared"
+    assert machine.recorded_boot() == boot
 
 
 def test_restart_keeps_the_disk_and_its_variable_store(kvm1: Machine, fake_start: list[list[str]]) -> None:
@@ -436,12 +516,32 @@ def test_restart_keeps_the_disk_and_its_variable_store(kvm1: Machine, fake_start
     assert kvm1.efi_vars.read_bytes() == b"boot entries written by grub-install"
 
 
+@pytest.mark.parametrize(("firmware", "template"), [
+    ("uefi", "OVMF_VARS_4M.fd"), ("uefi-secureboot", "OVMF_VARS_4M.ms.fd"),
+])
+def test_restart_without_its_variable_store_gets_a_fresh_copy(kvm1: Machine, fake_start: list[list[str]],
+                                                               firmware: str, template: str) -> None:
+    boot = Boot("13", firmware)
+    make_cached_image()
+    kvm1.start(boot)
+    kvm1.efi_vars.write_bytes(b"boot entries written by grub-install")
+    kvm1.efi_vars.unlink()
+    fake_start.clear()
+    kvm1.start(boot)
+    assert kvm1.efi_vars.read_bytes() == b"template " + template.encode()
+    assert [c[0] for c in fake_start] == ["qemu-system-x86_64"]  # the disk is kept
+    assert kvm1.overlay.read_bytes() == b"overlay"
+
+
 def test_start_refuses_another_boot_for_an_existing_disk(kvm1: Machine, fake_start: list[list[str]]) -> None:
     make_cached_image()
     kvm1.start(UEFI13)
     fake_start.clear()
-    with pytest.raises(HvlabError, match="kvm1 exists as Debian 13, uefi, not Debian 13, uefi-secureboot"):
+    with pytest.raises(HvlabError, match="kvm1 exists as Debian 13, uefi, bare image, "
+                                         "not Debian 13, uefi-secureboot, bare image"):
         kvm1.start(Boot("13", "uefi-secureboot"))
+    with pytest.raises(HvlabError, match="not Debian 13, uefi, prepared image"):
+        kvm1.start(Boot("13", "uefi", "prepared"))
     assert fake_start == []
     assert kvm1.recorded_boot() == UEFI13
 

@@ -1,10 +1,10 @@
-"""The lab's Debian releases and firmware: accepted values, defaults, LabTarget."""
+"""The lab's Debian releases, firmware, stacks and image kinds: accepted values, defaults, LabTarget."""
 
 import pytest
 
 from hvlab.errors import HvlabError
 from hvlab.vlab import releases
-from hvlab.vlab.releases import LabTarget, check_firmware, check_release
+from hvlab.vlab.releases import LabTarget, check_firmware, check_image_kind, check_release
 
 
 def test_defaults_are_debian_13_on_uefi() -> None:
@@ -60,3 +60,46 @@ def test_lab_target_refuses_unknown_release_and_layout() -> None:
         LabTarget("14", "uefi")
     with pytest.raises(HvlabError, match="unknown disk layout 'uefi-secureboot'; accepted: bios, uefi"):
         LabTarget("13", "uefi-secureboot")  # Secure Boot is a firmware setting, not a layout
+
+
+# --- stacks and image kinds --------------------------------------------------------------
+
+def test_stacks_and_image_kinds() -> None:
+    assert releases.STACKS == ("kvm", "xen")
+    assert releases.IMAGE_KINDS == ("prepared", "bare")
+    assert releases.DEFAULT_IMAGE == "prepared"
+    assert LabTarget().stack == ""  # a bare image unless a stack is named
+
+
+@pytest.mark.parametrize("kind", ["prepared", "bare"])
+def test_known_image_kinds_pass(kind: str) -> None:
+    assert check_image_kind(kind) == kind
+
+
+@pytest.mark.parametrize("kind", ["weird", "Prepared", "", "kvm"])
+def test_unknown_image_kind_names_the_accepted_ones(kind: str) -> None:
+    with pytest.raises(HvlabError) as exc:
+        check_image_kind(kind)
+    assert f"unknown image {kind!r}; accepted: prepared, bare" in str(exc.value)
+
+
+@pytest.mark.parametrize("stack", ["kvm", "xen"])
+def test_lab_target_takes_a_known_stack(stack: str) -> None:
+    assert LabTarget("13", "uefi", stack).stack == stack
+    assert LabTarget.for_machine("13", "uefi-secureboot", stack) == LabTarget("13", "uefi", stack)
+
+
+@pytest.mark.parametrize("stack", ["bhyve", "KVM", "xen ", "prepared"])
+def test_lab_target_refuses_an_unknown_stack(stack: str) -> None:
+    with pytest.raises(HvlabError, match=f"unknown stack {stack!r}; accepted: kvm, xen"):
+        LabTarget("13", "uefi", stack)
+    with pytest.raises(HvlabError, match="unknown stack"):
+        LabTarget.for_machine("12", "bios", stack)
+
+
+def test_lab_target_name_carries_release_layout_and_stack() -> None:
+    assert LabTarget().name == "debian-13-uefi"
+    assert LabTarget("12", "bios").name == "debian-12-bios"
+    assert LabTarget("13", "uefi", "xen").name == "debian-13-uefi-xen"
+    assert LabTarget.for_machine("12", "uefi-secureboot", "kvm").name == "debian-12-uefi-kvm"
+    assert LabTarget("13", "uefi", "kvm") != LabTarget("13", "uefi")  # a prepared image is another target
