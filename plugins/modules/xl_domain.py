@@ -28,7 +28,9 @@ options:
   name:
     description:
       - Name of the domain; must equal C(name) in O(config).
-      - A DNS label (lower-case letters, digits and C(-), 1-63 characters), as in hvlab's guest spec.
+      - A DNS label (lower-case letters, digits and C(-), 1-63 characters), as in hvlab's guest spec,
+        that is not all digits nor shaped like a UUID (xl reads those as a domain id).
+      - The module looks the name up in C(xl list -l) and acts on the domid found there, never on the name.
     type: str
     required: true
   config:
@@ -137,6 +139,8 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 # Same pattern as hvlab.spec.NAME_PATTERN (a unit test keeps them equal): this module runs
 # on the Xen host, where the hvlab package is not installed.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# Same as hvlab.spec.ID_LIKE_PATTERN: names xl or virsh would read as a domid or a UUID.
+ID_LIKE_PATTERN = r"^([0-9]+|([0-9a-f]-*){31}[0-9a-f])$"
 APPLIED_SUFFIX = ".applied"
 PROC = "/proc"
 _CONFIG_NAME_RE = re.compile(r"""^\s*name\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
@@ -378,19 +382,23 @@ class Xl:
             time.sleep(0.2)
         return bool(pids)
 
-    def stop(self, name: str, timeout: int, config: str | None) -> None:
-        """Clean shutdown (ACPI fallback for HVM without PV drivers), then destroy if needed."""
+    def stop(self, name: str, domid: int, timeout: int, config: str | None) -> None:
+        """Clean shutdown (ACPI fallback for HVM without PV drivers), then destroy if needed.
+
+        xl is given the domid that `xl list -l` showed for name, never the name: xl reads an
+        all-digit argument as a domid, so a name is not a safe way to address a domain.
+        """
         if config is not None:
             # Otherwise the domain's on_reboot could bring it back behind the destroy.
             self.stop_monitors(config)
         # coreutils timeout bounds `xl shutdown -w`, which would otherwise wait forever.
-        self._run(["timeout", str(timeout), self.xl, "shutdown", "-F", "-w", name])
-        if name in self.domains():
-            rc, out, err = self._run([self.xl, "destroy", name])
-            if rc != 0 and name in self.domains():
-                raise XlError(f"xl destroy {name} failed (rc={rc}): {err.strip() or out.strip()}")
-        if name in self.domains():
-            raise XlError(f"domain {name} still exists after xl shutdown and xl destroy")
+        self._run(["timeout", str(timeout), self.xl, "shutdown", "-F", "-w", str(domid)])
+        if self.domains().get(name) == domid:
+            rc, out, err = self._run([self.xl, "destroy", str(domid)])
+            if rc != 0 and self.domains().get(name) == domid:
+                raise XlError(f"xl destroy {domid} ({name}) failed (rc={rc}): {err.strip() or out.strip()}")
+        if self.domains().get(name) == domid:
+            raise XlError(f"domain {name} (domid {domid}) still exists after xl shutdown and xl destroy")
 
 
 def create_command(xl: str, config: str, paused: bool) -> list[str]:
@@ -398,13 +406,13 @@ def create_command(xl: str, config: str, paused: bool) -> list[str]:
     return [xl, "create", "-p", config] if paused else [xl, "create", config]
 
 
-def plan_commands(xl: str, plan: Plan, name: str, config: str | None, timeout: int,
+def plan_commands(xl: str, plan: Plan, domid: int | None, config: str | None, timeout: int,
                   paused: bool) -> list[list[str]]:
     """The commands a plan runs (shown in check mode)."""
     commands: list[list[str]] = []
     for step in plan.steps:
         if step == "stop":
-            commands.append(["timeout", str(timeout), xl, "shutdown", "-F", "-w", name])
+            commands.append(["timeout", str(timeout), xl, "shutdown", "-F", "-w", str(domid)])
         elif step == "create" and config is not None:
             commands.append(create_command(xl, config, paused))
     return commands
@@ -420,6 +428,9 @@ def ensure(module: Any) -> dict[str, Any]:
     paused: bool = params["paused"]
     if not re.fullmatch(NAME_PATTERN, name):
         raise XlError(f"name must be a DNS label matching {NAME_PATTERN}, got {name!r}")
+    if re.fullmatch(ID_LIKE_PATTERN, name):
+        raise XlError(f"name must not be all digits or shaped like a UUID (xl reads it as a domain id or UUID), "
+                      f"got {name!r}")
     if state == "running" and not config:
         raise XlError("config is required for state running")
     if timeout < 1:
@@ -465,13 +476,13 @@ def ensure(module: Any) -> dict[str, Any]:
         result["diff"] = plan.diff
 
     if module.check_mode:
-        result["commands"] = plan_commands(xl.xl, plan, name, config, timeout, paused)
+        result["commands"] = plan_commands(xl.xl, plan, domains.get(name), config, timeout, paused)
         result["domid"] = None if "stop" in plan.steps and "create" not in plan.steps else domains.get(name)
         return result
 
     for step in plan.steps:
         if step == "stop":
-            xl.stop(name, timeout, config)
+            xl.stop(name, domains[name], timeout, config)
         elif step == "create":
             assert config is not None and config_text is not None and record is not None
             # The record goes first: if xl (or this module) dies after the domain exists,

@@ -69,6 +69,11 @@ SPEC_CASES = {
     "name with a space": ([{**GOOD, "name": "a b"}], "name must be a DNS label"),
     "name with ../": ([{**GOOD, "name": "../web"}], "name must be a DNS label"),
     "name ending in a newline": ([{**GOOD, "name": "web1\n"}], "name must be a DNS label"),
+    "name all digits (virsh and xl read it as a domain id)": (
+        [{**GOOD, "name": "3"}], "name must not be all digits or shaped like a UUID"),
+    "name shaped like a UUID": (
+        [{**GOOD, "name": "8c4f0d2e-0000-4000-8000-000000000001"}],
+        "name must not be all digits or shaped like a UUID"),
     "unknown xen_type": ([{**GOOD, "xen_type": "hvm-pv"}], "xen_type must be one of pv, pvh, hvm"),
     "memory above the host": ([{**GOOD, "memory_mib": 64 * 1024 * 1024}], "exceeds the"),
     "guests together above the host": (

@@ -35,7 +35,8 @@ CASES = {
     "extra args not a list of words": ({"xen_host_extra_args": [{"smap": 0}]}, "xen_host_extra_args"),
     "Dom0 kernel arg with a quote": ({"xen_host_dom0_kernel_args": ['console="hvc0"']}, "xen_host_dom0_kernel_args"),
     # The drop-in is sourced as shell by update-grub: only an allow-list of characters passes.
-    "extra arg with a command substitution": ({"xen_host_extra_args": ["$(touch${IFS}/root/x)"]}, "xen_host_extra_args"),
+    "extra arg with a command substitution": (
+        {"xen_host_extra_args": ["$(touch${IFS}/root/x)"]}, "xen_host_extra_args"),
     "extra arg with a ;": ({"xen_host_extra_args": ["a;reboot"]}, "xen_host_extra_args"),
     "extra arg with a backtick": ({"xen_host_extra_args": ["`reboot`"]}, "xen_host_extra_args"),
     "extra arg with a variable": ({"xen_host_extra_args": ["x=$HOME"]}, "xen_host_extra_args"),

@@ -76,13 +76,19 @@ class FakeXl:
             return 0, "", f"Parsing config from {path}\n"
         if args[0] == "shutdown":
             if self.shutdown_works:
-                self.domains.pop(args[-1], None)
+                self.domains.pop(self.addressed(args[-1]), None)
                 return 0, "", ""
             return 124, "", ""
         if args[0] == "destroy":
-            self.domains.pop(args[-1], None)
+            self.domains.pop(self.addressed(args[-1]), None)
             return 0, "", ""
         raise AssertionError(f"unexpected command {argv}")
+
+    def addressed(self, qualifier: str) -> str | None:
+        """The domain xl acts on: like xl, it reads an all-digit argument as a domid."""
+        if qualifier.isdigit():
+            return next((name for name, domid in self.domains.items() if domid == int(qualifier)), None)
+        return qualifier if qualifier in self.domains else None
 
     def mutating_calls(self) -> list[list[str]]:
         return [call for call in self.calls if call[1:] != ["list", "-l"]]
@@ -265,7 +271,7 @@ def test_changed_config_recreates_when_asked(tmp_path: Path, config: str) -> Non
     xl.calls.clear()
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, recreate=True, shutdown_timeout=30))
     assert result["changed"] is True
-    assert xl.mutating_calls() == [["timeout", "30", XL, "shutdown", "-F", "-w", "web1"], [XL, "create", config]]
+    assert xl.mutating_calls() == [["timeout", "30", XL, "shutdown", "-F", "-w", "1"], [XL, "create", config]]
     assert "memory = 1024" in Path(config + ".applied").read_text()
 
 
@@ -303,7 +309,7 @@ def test_stopped_when_running(config: str) -> None:
     xl.calls.clear()
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
     assert result["changed"] is True and result["domid"] is None
-    assert xl.mutating_calls() == [["timeout", "120", XL, "shutdown", "-F", "-w", "web1"]]
+    assert xl.mutating_calls() == [["timeout", "120", XL, "shutdown", "-F", "-w", "1"]]
     assert result["diff"] == {"before": "state: running\n", "after": "state: stopped\n"}
     assert Path(config + ".applied").exists(), "stopped keeps the record"
     again = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
@@ -316,7 +322,7 @@ def test_stopped_destroys_after_shutdown_timeout(config: str) -> None:
     xl.calls.clear()
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped", shutdown_timeout=5))
     assert result["changed"] is True
-    assert xl.mutating_calls() == [["timeout", "5", XL, "shutdown", "-F", "-w", "web1"], [XL, "destroy", "web1"]]
+    assert xl.mutating_calls() == [["timeout", "5", XL, "shutdown", "-F", "-w", "1"], [XL, "destroy", "1"]]
     assert xl.domains == {}
 
 
@@ -467,6 +473,29 @@ def test_invalid_xl_list_output_fails_clearly(config: str) -> None:
     xl = FakeXl(list_output="(domain (domid 0))")
     with pytest.raises(xl_domain.XlError, match="cannot parse `xl list -l` output as JSON"):
         xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+
+
+@pytest.mark.parametrize("name", ["1", "42", "8c4f0d2e-0000-4000-8000-000000000001",
+                                  "8c4f0d2e000040008000000000000001"])
+def test_names_xl_reads_as_a_domid_or_uuid_are_refused_before_xl_runs(name: str, config: str) -> None:
+    xl = FakeXl({"other": 1})
+    for state in ("running", "absent"):
+        with pytest.raises(xl_domain.XlError, match="domain id or UUID"):
+            xl_domain.ensure(FakeModule(xl, name=name, config=config, state=state))
+    assert xl.calls == []
+
+
+def test_stop_acts_on_the_domid_xl_list_gave_for_the_name(config: str) -> None:
+    """Never the name: a foreign domain whose name is that domid's digits must not be the one hit."""
+    xl = FakeXl({"other": 3})
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    assert xl.domains == {"other": 3, "web1": 4}
+    xl.calls.clear()
+    checked = xl_domain.ensure(FakeModule(xl, check_mode=True, name="web1", config=config, state="absent"))
+    assert checked["commands"] == [["timeout", "120", XL, "shutdown", "-F", "-w", "4"]]
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert result["commands"] == [["timeout", "120", XL, "shutdown", "-F", "-w", "4"]]
+    assert xl.domains == {"other": 3}
 
 
 @pytest.mark.parametrize("name", ["Domain-0", "we<b", "web 1", "../x", 'a"b', "web1\n"])
