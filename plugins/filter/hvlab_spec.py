@@ -17,6 +17,8 @@ Filters:
       value unchanged if it is a safe network/bridge name, else an error.
   hvlab_mac(value, what="MAC address")
       value unchanged if it is a lower-case colon-separated MAC address, else an error.
+  hvlab_uuid(value, what="uuid")
+      value unchanged if it is a lower-case 8-4-4-4-12 UUID, else an error.
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
 """
 
@@ -96,6 +98,10 @@ def hvlab_mac(value: object, what: str = "MAC address") -> str:
     return _checked("mac_address", value, what)
 
 
+def hvlab_uuid(value: object, what: str = "uuid") -> str:
+    return _checked("uuid_string", value, what)
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -106,4 +112,5 @@ class FilterModule:
             "hvlab_xml_escape": hvlab_xml_escape,
             "hvlab_safe_name": hvlab_safe_name,
             "hvlab_mac": hvlab_mac,
+            "hvlab_uuid": hvlab_uuid,
         }

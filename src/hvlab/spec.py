@@ -263,6 +263,14 @@ def xl_string(value: object, what: str = "value") -> str:
 
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def uuid_string(value: object, what: str = "uuid") -> str:
+    """A UUID in lower-case 8-4-4-4-12 form, the form `xl list -l` prints and ownership compares."""
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
+        raise HvlabError(f"{what} must be a lower-case UUID (8-4-4-4-12 hex digits), got {value!r}")
+    return value
 
 
 def mac_address(value: object, what: str = "MAC address") -> str:

@@ -39,10 +39,18 @@ XL_INFO = "total_memory           : 4095\nnr_cpus                : 2\nxen_versio
 XL_LIST = "Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0  0  1024  2  r-----  10.0"
 
 
-def xl(*domains: str) -> str:
-    """A stand-in for xl: `xl info` and `xl list` of a Xen host running Dom0 and `domains` (512 MiB each)."""
+FOREIGN_UUID = "8c4f0d2e-0000-4000-8000-000000000001"
+
+
+def xl(*domains: str, uuids: dict[str, str] | None = None) -> str:
+    """A stand-in for xl: `xl info`, `xl list` and `xl list -l` of a Xen host running Dom0 and
+    `domains` (512 MiB each; uuid from `uuids`, else one xl chose)."""
     rows = "".join(f"\\n{name}  {i + 1}  512  1  -b----  1.0" for i, name in enumerate(domains))
-    return f'case "$1" in info) printf "{XL_INFO}\\n";; list) printf "{XL_LIST}{rows}\\n";; *) exit 1;; esac'
+    long = json.dumps([{"domid": 0, "config": {"c_info": {"name": "Domain-0"}}}] + [
+        {"domid": i + 1, "config": {"c_info": {"name": name, "uuid": (uuids or {}).get(name, FOREIGN_UUID)}}}
+        for i, name in enumerate(domains)])
+    return (f'case "$*" in info) printf "{XL_INFO}\\n";; "list -l") cat <<\'EOF\'\n{long}\nEOF\n;; '
+            f'list) printf "{XL_LIST}{rows}\\n";; *) exit 1;; esac')
 
 
 def run_guests(tmp_path: Path, variables: dict[str, object], *, stack: str = "kvm",
@@ -128,14 +136,35 @@ def test_a_foreign_xen_domain_with_a_guest_name_is_refused_before_any_disk(tmp_p
     assert_rejected(result, "a Xen domain named g1 already runs", "was not created by hvlab")
 
 
+OUR_UUID = "5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+
+
+def hvlab_guest_dir(guests_dir: Path, name: str = "g1", uuid: str = OUR_UUID) -> Path:
+    """A guest directory as hvlab leaves it: its mark, and xl_domain's record of the config it created from."""
+    directory = guests_dir / name
+    directory.mkdir(parents=True)
+    (directory / ".hvlab-guest").write_text(json.dumps({"name": name, "stack": "xen"}) + "\n")
+    (directory / "xl.cfg.applied").write_text(f'name = "{name}"\nuuid = "{uuid}"\n')
+    return directory
+
+
 def test_hvlab_s_own_xen_domain_may_keep_its_name(tmp_path: Path) -> None:
     guests_dir = tmp_path / "guests"
-    (guests_dir / "g1").mkdir(parents=True)
-    (guests_dir / "g1" / "xl.cfg.applied").write_text('name = "g1"\n')
+    hvlab_guest_dir(guests_dir)
     result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)}, stack="xen",
-                        commands={"xl": xl("g1")})
+                        commands={"xl": xl("g1", uuids={"g1": OUR_UUID})})
     assert "already runs" not in result.stdout + result.stderr
     assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+def test_a_xen_domain_that_took_a_recorded_name_after_a_reboot_is_refused(tmp_path: Path) -> None:
+    """hvlab's record outlived its domain; the domain now running under that name has another uuid."""
+    guests_dir = tmp_path / "guests"
+    hvlab_guest_dir(guests_dir)
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)}, stack="xen",
+                        commands={"xl": xl("g1")})
+    assert_rejected(result, "a Xen domain named g1 already runs", "was not created by hvlab",
+                    f"its uuid {FOREIGN_UUID} is not the uuid {OUR_UUID}")
 
 
 def test_xen_capacity_is_xl_info_minus_dom0_and_foreign_domains(tmp_path: Path) -> None:

@@ -268,3 +268,12 @@ def test_mac_reaches_both_stacks_and_hostile_macs_are_refused() -> None:
             render_xen(spec_entry(), guests_mac=hostile)
         with pytest.raises(AnsibleFilterError, match="guests_mac must be six"):
             render_kvm(spec_entry(), guests_mac=hostile)
+
+
+def test_xen_uuid_reaches_the_config_and_hostile_uuids_are_refused() -> None:
+    """xl_domain proves a running domain is hvlab's by the uuid its config set."""
+    uuid = "5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+    assert parse_xl(render_xen(spec_entry(), guests_uuid=uuid))["uuid"] == uuid
+    for hostile in ['5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"\nbootloader="/tmp/x', "not-a-uuid", uuid.upper()]:
+        with pytest.raises(AnsibleFilterError, match="guests_uuid must be a lower-case UUID"):
+            render_xen(spec_entry(), guests_uuid=hostile)
