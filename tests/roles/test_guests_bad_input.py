@@ -249,3 +249,67 @@ def test_hosts_with_different_guest_specs_are_refused_before_any_role(tmp_path: 
     assert result.returncode != 0, out
     assert "hvlab_guests differs between hosts" in out
     assert "TASK [guest_image" not in result.stdout
+
+
+# --- KVM ownership: hvlab's metadata, parsed -------------------------------------------------
+
+def libvirt_xml(name: str, guest_dir: Path, *, xml_name: str | None = None) -> str:
+    """A domain as hvlab defines it: metadata naming the guest and its directory, disks inside it."""
+    return (f"<domain type='kvm'><name>{xml_name or name}</name><metadata>"
+            f"<hvlab:guest xmlns:hvlab='https://hvlab.example/guest/1' dir='{guest_dir}'>"
+            f"<hvlab:spec name='{name}'/><hvlab:disk path='{guest_dir}/disk.qcow2'/></hvlab:guest></metadata>"
+            f"<devices><disk type='file' device='disk'><source file='{guest_dir}/disk.qcow2'/></disk></devices>"
+            f"</domain>")
+
+
+def virsh(tmp_path: Path, domains: dict[str, str]) -> str:
+    """A stand-in for virsh: `list --all --name` gives the names, `dumpxml --inactive NAME` the XML."""
+    cases = ""
+    for name, xml_text in domains.items():
+        path = tmp_path / f"{name}.xml"
+        path.write_text(xml_text)
+        cases += f'*"dumpxml --inactive {name}") cat {path};; '
+    names = "\\n".join(domains)
+    return f'case "$*" in *"list --all --name"*) printf "{names}\\n";; {cases}*) exit 1;; esac'
+
+
+def test_a_libvirt_domain_that_only_mentions_hvlab_s_namespace_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    foreign = ("<domain type='kvm'><name>g1</name><description>like https://hvlab.example/guest/1</description>"
+               "</domain>")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": foreign})})
+    assert_rejected(result, "a libvirt domain named g1 already exists", "0 hvlab metadata elements")
+
+
+def test_a_second_lab_s_libvirt_guest_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    other_lab = libvirt_xml("g1", tmp_path / "lab2" / "g1")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": other_lab})})
+    assert_rejected(result, "a libvirt domain named g1 already exists", "names the directory")
+
+
+def test_hvlab_s_own_libvirt_domain_may_keep_its_name(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": libvirt_xml("g1", guests_dir / "g1")})})
+    assert "already exists" not in result.stdout + result.stderr
+    assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+def test_teardown_leaves_a_domain_named_by_digits_that_virsh_reads_as_an_id(tmp_path: Path) -> None:
+    """A foreign domain named 3, and hvlab's g1 running as id 3: `virsh dumpxml 3` returns g1's XML.
+
+    Only g1 may be stopped and undefined (community.libvirt looks names up as names); this
+    controller has no libvirt bindings, so those tasks fail per item, which shows the items.
+    """
+    guests_dir = tmp_path / "guests"
+    ours = libvirt_xml("g1", guests_dir / "g1")
+    result = run_guests(tmp_path, {"guests_state": "absent", "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": ours, "3": ours})})
+    out = result.stdout
+    assert "TASK [guests : Stop hvlab's libvirt domains]" in out, out[-3000:]
+    acting = out.split("TASK [guests : Stop hvlab's libvirt domains]", 1)[1]
+    assert "(item=g1)" in acting
+    assert "(item=3)" not in acting
