@@ -313,3 +313,55 @@ def test_teardown_leaves_a_domain_named_by_digits_that_virsh_reads_as_an_id(tmp_
     acting = out.split("TASK [guests : Stop hvlab's libvirt domains]", 1)[1]
     assert "(item=g1)" in acting
     assert "(item=3)" not in acting
+
+
+# --- guest directories: never adopted, removed only when nothing else is in them ------------
+
+def test_an_existing_guest_directory_without_hvlab_s_mark_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    (guests_dir / "g1").mkdir(parents=True)
+    (guests_dir / "g1" / "notes.txt").write_text("an admin's\n")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert_rejected(result, f"{guests_dir}/g1 already exists and hvlab did not make it")
+
+
+def test_a_guest_directory_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    guests_dir.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / ".hvlab-guest").write_text("{}\n")
+    (guests_dir / "g1").symlink_to(tmp_path / "elsewhere")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert_rejected(result, f"{guests_dir}/g1 already exists and hvlab did not make it")
+
+
+def test_hvlab_s_own_guest_directory_is_used_again(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    hvlab_guest_dir(guests_dir)
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert "hvlab did not make it" not in result.stdout + result.stderr
+    assert FIRST_CHANGING_TASK in result.stdout, result.stdout[-3000:]
+
+
+def test_teardown_removes_only_hvlab_s_files_and_a_directory_only_when_nothing_else_is_left(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    clean = hvlab_guest_dir(guests_dir, "g1")
+    shared = hvlab_guest_dir(guests_dir, "g2")
+    for directory in (clean, shared):
+        (directory / "seed").mkdir()
+        for name in ("disk.qcow2", "seed.iso", "seed/user-data", "console.log"):
+            (directory / name).write_text("hvlab's\n")
+    (shared / "seed" / "admin-notes.txt").write_text("not hvlab's\n")
+    result = run_guests(tmp_path, {"guests_state": "absent", "guests_dir": str(guests_dir)},
+                        commands={"virsh": VIRSH_NO_DOMAIN})
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    whole = out.split("TASK [guests : Remove hvlab's guest directories that hold nothing else]", 1)[1]
+    whole = whole.split("TASK [", 1)[0]
+    assert f"changed: [localhost] => (item={clean})" in whole
+    assert f"(item={shared})" not in whole.replace(f"skipping: [localhost] => (item={shared})", "")
+    files = out.split("TASK [guests : Remove hvlab's own files from the directories that hold more]", 1)[1]
+    files = files.split("TASK [", 1)[0]
+    assert f"(item={shared}/disk.qcow2)" in files and f"(item={shared}/seed/user-data)" in files
+    assert "admin-notes.txt" not in files
+    assert "seed/admin-notes.txt" in out, "the warning names what was left"
