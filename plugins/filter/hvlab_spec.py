@@ -21,6 +21,8 @@ Filters:
       "" when the domain XML is hvlab's guest `name` kept in guest_dir, else why not (hvlab.ownership).
   hvlab_libvirt_owned(xml_by_name, guests_dir)
       the names (of a dict name -> domain XML) that are hvlab guests of guests_dir.
+  hvlab_seed_instance_id(name, user_data, network_config)
+      cloud-init's instance-id for a seed, new whenever its content changes (hvlab.seed).
   hvlab_uuid(value, what="uuid")
       value unchanged if it is a lower-case 8-4-4-4-12 UUID, else an error.
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
@@ -34,11 +36,12 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from hvlab import ownership, spec
+    from hvlab import ownership, seed, spec
     from hvlab.errors import HvlabError
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
     ownership = None  # type: ignore[assignment]
+    seed = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -117,6 +120,14 @@ def hvlab_libvirt_owned(xml_by_name: dict[str, object], guests_dir: str) -> list
     return list(ownership.libvirt_owned(xml_by_name, str(guests_dir)))
 
 
+def hvlab_seed_instance_id(name: str, user_data: str, network_config: str) -> str:
+    _spec_module()
+    try:
+        return str(seed.instance_id(str(name), str(user_data), str(network_config)))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -128,6 +139,7 @@ class FilterModule:
             "hvlab_safe_name": hvlab_safe_name,
             "hvlab_mac": hvlab_mac,
             "hvlab_uuid": hvlab_uuid,
+            "hvlab_seed_instance_id": hvlab_seed_instance_id,
             "hvlab_libvirt_ownership": hvlab_libvirt_ownership,
             "hvlab_libvirt_owned": hvlab_libvirt_owned,
         }

@@ -365,3 +365,22 @@ def test_teardown_removes_only_hvlab_s_files_and_a_directory_only_when_nothing_e
     assert f"(item={shared}/disk.qcow2)" in files and f"(item={shared}/seed/user-data)" in files
     assert "admin-notes.txt" not in files
     assert "seed/admin-notes.txt" in out, "the warning names what was left"
+
+
+# --- seeds: rebuilt by content, to a temporary file renamed into place ----------------------
+
+def seeds_built(result: subprocess.CompletedProcess[str]) -> str:
+    """What the seed build task of a run did (its loop items)."""
+    task = "TASK [guests : Build the seed disks to a temporary file (ISO 9660, volume id cidata)]"
+    assert task in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout.split(task, 1)[1].split("TASK [", 1)[0]
+
+
+def test_a_seed_built_from_other_content_is_rebuilt(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    directory = hvlab_guest_dir(guests_dir)
+    (directory / "seed.iso").write_bytes(b"an old seed")
+    (directory / "seed.iso.id").write_text("hvlab-g1\n")  # the constant id of before
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert "(item=g1)" in seeds_built(result)
+    assert "TASK [guests : Put the new seeds in place (a rename)]" in result.stdout
