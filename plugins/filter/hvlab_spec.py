@@ -17,6 +17,14 @@ Filters:
       value unchanged if it is a safe network/bridge name, else an error.
   hvlab_mac(value, what="MAC address")
       value unchanged if it is a lower-case colon-separated MAC address, else an error.
+  hvlab_libvirt_ownership(xml, name, guest_dir)
+      "" when the domain XML is hvlab's guest `name` kept in guest_dir, else why not (hvlab.ownership).
+  hvlab_libvirt_owned(xml_by_name, guests_dir)
+      the names (of a dict name -> domain XML) that are hvlab guests of guests_dir.
+  hvlab_seed_instance_id(name, user_data, network_config)
+      cloud-init's instance-id for a seed, new whenever its content changes (hvlab.seed).
+  hvlab_uuid(value, what="uuid")
+      value unchanged if it is a lower-case 8-4-4-4-12 UUID, else an error.
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
 """
 
@@ -28,10 +36,12 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from hvlab import spec
+    from hvlab import ownership, seed, spec
     from hvlab.errors import HvlabError
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
+    ownership = None  # type: ignore[assignment]
+    seed = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -96,6 +106,28 @@ def hvlab_mac(value: object, what: str = "MAC address") -> str:
     return _checked("mac_address", value, what)
 
 
+def hvlab_uuid(value: object, what: str = "uuid") -> str:
+    return _checked("uuid_string", value, what)
+
+
+def hvlab_libvirt_ownership(xml_text: object, name: str, guest_dir: str) -> str:
+    _spec_module()
+    return str(ownership.libvirt_ownership(xml_text, str(name), str(guest_dir)))
+
+
+def hvlab_libvirt_owned(xml_by_name: dict[str, object], guests_dir: str) -> list[str]:
+    _spec_module()
+    return list(ownership.libvirt_owned(xml_by_name, str(guests_dir)))
+
+
+def hvlab_seed_instance_id(name: str, user_data: str, network_config: str) -> str:
+    _spec_module()
+    try:
+        return str(seed.instance_id(str(name), str(user_data), str(network_config)))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -106,4 +138,8 @@ class FilterModule:
             "hvlab_xml_escape": hvlab_xml_escape,
             "hvlab_safe_name": hvlab_safe_name,
             "hvlab_mac": hvlab_mac,
+            "hvlab_uuid": hvlab_uuid,
+            "hvlab_seed_instance_id": hvlab_seed_instance_id,
+            "hvlab_libvirt_ownership": hvlab_libvirt_ownership,
+            "hvlab_libvirt_owned": hvlab_libvirt_owned,
         }

@@ -13,8 +13,11 @@ description:
   - xl keeps no record of the config a domain was created from, so this module keeps one
     itself - a copy of the config file named O(config) + C(.applied), written just before each
     C(xl create) and removed again if the create leaves no domain. Comparing the config file
-    with that copy tells whether the running domain is up to date, and its presence proves
-    the domain was created by this module. Domains without that record are never shut down or replaced.
+    with that copy tells whether the running domain is up to date.
+  - A domain is this module's only when the C(uuid) that C(xl list -l) shows for it is the C(uuid)
+    in that record (O(config) must set C(uuid)). A record outlives its domain (a host reboot), and
+    another domain may take the name meanwhile. Domains without a record, or with another uuid,
+    are never shut down or replaced.
   - Never deletes disks or config files; O(state=absent) removes only the domain and the
     C(.applied) record.
   - For O(state=stopped) and O(state=absent), and before a recreate, the C(xl create) processes
@@ -28,12 +31,15 @@ options:
   name:
     description:
       - Name of the domain; must equal C(name) in O(config).
-      - A DNS label (lower-case letters, digits and C(-), 1-63 characters), as in hvlab's guest spec.
+      - A DNS label (lower-case letters, digits and C(-), 1-63 characters), as in hvlab's guest spec,
+        that is not all digits nor shaped like a UUID (xl reads those as a domain id).
+      - The module looks the name up in C(xl list -l) and acts on the domid found there, never on the name.
     type: str
     required: true
   config:
     description:
       - Path of the xl config file on the Xen host.
+      - It must set C(name) to O(name) and C(uuid) to a UUID of its own.
       - Required for O(state=running). For O(state=stopped) and O(state=absent) it is
         needed only when the domain exists, to prove through its C(.applied) record that
         this module created it.
@@ -137,17 +143,29 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 # Same pattern as hvlab.spec.NAME_PATTERN (a unit test keeps them equal): this module runs
 # on the Xen host, where the hvlab package is not installed.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# Same as hvlab.spec.ID_LIKE_PATTERN: names xl or virsh would read as a domid or a UUID.
+ID_LIKE_PATTERN = r"^([0-9]+|([0-9a-f]-*){31}[0-9a-f])$"
 APPLIED_SUFFIX = ".applied"
 PROC = "/proc"
 _CONFIG_NAME_RE = re.compile(r"""^\s*name\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
+_CONFIG_UUID_RE = re.compile(r"""^\s*uuid\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class XlError(Exception):
     """A problem reported through fail_json, with its message as-is."""
 
 
-def parse_xl_list(output: str) -> dict[str, int]:
-    """Map domain name -> domid from `xl list -l` JSON, Domain-0 (domid 0) left out.
+@dataclass(frozen=True)
+class Domain:
+    """A running domain as `xl list -l` shows it: its domid and its uuid (lower case, or None)."""
+
+    domid: int
+    uuid: str | None
+
+
+def parse_xl_list(output: str) -> dict[str, Domain]:
+    """Map domain name -> Domain from `xl list -l` JSON, Domain-0 (domid 0) left out.
 
     Empty output means no domains. Entries without a name (xl prints some when it cannot
     read a domain's config) are skipped: they cannot be the domain we look for by name.
@@ -165,7 +183,7 @@ def parse_xl_list(output: str) -> dict[str, int]:
         data = [data]
     if not isinstance(data, list):
         raise XlError(f"`xl list -l` printed JSON that is not a list of domains: {output[:120]!r}")
-    domains: dict[str, int] = {}
+    domains: dict[str, Domain] = {}
     for entry in data:
         if not isinstance(entry, dict):
             continue
@@ -174,8 +192,9 @@ def parse_xl_list(output: str) -> dict[str, int]:
             continue
         c_info = (entry.get("config") or {}).get("c_info") or {}
         name = c_info.get("name") if isinstance(c_info, dict) else None
+        uuid = c_info.get("uuid") if isinstance(c_info, dict) else None
         if isinstance(name, str) and name:
-            domains[name] = domid
+            domains[name] = Domain(domid, uuid.lower() if isinstance(uuid, str) else None)
     return domains
 
 
@@ -183,6 +202,17 @@ def config_name(text: str) -> str | None:
     """The `name = "..."` of an xl config, or None when it has none."""
     match = _CONFIG_NAME_RE.search(text)
     return match.group(1) if match else None
+
+
+def config_uuid(text: str) -> str | None:
+    """The `uuid = "..."` of an xl config in lower case, or None when it has no valid one.
+
+    A domain is this module's only when its uuid is the one in the .applied record: a record
+    outlives its domain (a host reboot), and another domain may take the name meanwhile.
+    """
+    match = _CONFIG_UUID_RE.search(text)
+    uuid = match.group(1).lower() if match else None
+    return uuid if uuid and _UUID_RE.fullmatch(uuid) else None
 
 
 @dataclass(frozen=True)
@@ -212,13 +242,20 @@ def decide(
     config_text: str | None,
     applied_text: str | None,
     recreate: bool,
+    running_uuid: str | None = None,
 ) -> Plan:
     """The pure decision: what to do, given what exists. Raises XlError on refusals.
 
     config_text is None when the config file does not exist; applied_text is None when
-    there is no .applied record (the domain was not created by this module).
+    there is no .applied record (the domain was not created by this module); running_uuid
+    is the uuid `xl list -l` shows for the domain of that name.
     """
     record = f"{config_path}{APPLIED_SUFFIX}" if config_path else None
+    recorded_uuid = config_uuid(applied_text) if applied_text is not None else None
+    # Ours only if the running domain's uuid is the recorded one (no uuid recorded: not provably ours).
+    foreign = (f"its uuid {running_uuid} is not the uuid {recorded_uuid} recorded in {record}" if recorded_uuid
+               else f"{record} records no uuid, so nothing proves the running domain is the one created")
+    ours = recorded_uuid is not None and recorded_uuid == running_uuid
     if state == "running":
         if config_text is None:
             raise XlError(f"config file {config_path} does not exist")
@@ -226,6 +263,10 @@ def decide(
         if found != name:
             raise XlError(
                 f"{config_path} must set name = \"{name}\" (it sets {found!r}); xl would create another domain"
+            )
+        if config_uuid(config_text) is None:
+            raise XlError(
+                f"{config_path} must set uuid = \"<uuid>\": xl_domain proves a domain is its own by that uuid"
             )
         if not present:
             diff = {
@@ -238,6 +279,11 @@ def decide(
         if applied_text is None:
             raise XlError(
                 f"domain {name} is running but was not created by xl_domain (no {record}); "
+                "rename the guest or remove that domain yourself"
+            )
+        if not ours:
+            raise XlError(
+                f"domain {name} is running but is not the one xl_domain created ({foreign}); "
                 "rename the guest or remove that domain yourself"
             )
         if applied_text == config_text:
@@ -264,6 +310,8 @@ def decide(
             )
         if applied_text is None:
             raise XlError(f"refusing to shut down domain {name}: xl_domain did not create it (no {record})")
+        if not ours:
+            raise XlError(f"refusing to shut down domain {name}: xl_domain did not create it ({foreign})")
         steps.append("stop")
     if state == "absent" and applied_text is not None:
         steps.append("forget")
@@ -353,7 +401,7 @@ class Xl:
         rc, out, err = self.module.run_command(argv)
         return rc, out, err
 
-    def domains(self) -> dict[str, int]:
+    def domains(self) -> dict[str, Domain]:
         rc, out, err = self._run([self.xl, "list", "-l"], record=False)
         if rc != 0:
             raise XlError(f"xl list -l failed (rc={rc}): {err.strip() or out.strip()}")
@@ -378,19 +426,27 @@ class Xl:
             time.sleep(0.2)
         return bool(pids)
 
-    def stop(self, name: str, timeout: int, config: str | None) -> None:
-        """Clean shutdown (ACPI fallback for HVM without PV drivers), then destroy if needed."""
+    def _exists(self, name: str, domid: int) -> bool:
+        found = self.domains().get(name)
+        return found is not None and found.domid == domid
+
+    def stop(self, name: str, domid: int, timeout: int, config: str | None) -> None:
+        """Clean shutdown (ACPI fallback for HVM without PV drivers), then destroy if needed.
+
+        xl is given the domid that `xl list -l` showed for name, never the name: xl reads an
+        all-digit argument as a domid, so a name is not a safe way to address a domain.
+        """
         if config is not None:
             # Otherwise the domain's on_reboot could bring it back behind the destroy.
             self.stop_monitors(config)
         # coreutils timeout bounds `xl shutdown -w`, which would otherwise wait forever.
-        self._run(["timeout", str(timeout), self.xl, "shutdown", "-F", "-w", name])
-        if name in self.domains():
-            rc, out, err = self._run([self.xl, "destroy", name])
-            if rc != 0 and name in self.domains():
-                raise XlError(f"xl destroy {name} failed (rc={rc}): {err.strip() or out.strip()}")
-        if name in self.domains():
-            raise XlError(f"domain {name} still exists after xl shutdown and xl destroy")
+        self._run(["timeout", str(timeout), self.xl, "shutdown", "-F", "-w", str(domid)])
+        if self._exists(name, domid):
+            rc, out, err = self._run([self.xl, "destroy", str(domid)])
+            if rc != 0 and self._exists(name, domid):
+                raise XlError(f"xl destroy {domid} ({name}) failed (rc={rc}): {err.strip() or out.strip()}")
+        if self._exists(name, domid):
+            raise XlError(f"domain {name} (domid {domid}) still exists after xl shutdown and xl destroy")
 
 
 def create_command(xl: str, config: str, paused: bool) -> list[str]:
@@ -398,13 +454,13 @@ def create_command(xl: str, config: str, paused: bool) -> list[str]:
     return [xl, "create", "-p", config] if paused else [xl, "create", config]
 
 
-def plan_commands(xl: str, plan: Plan, name: str, config: str | None, timeout: int,
+def plan_commands(xl: str, plan: Plan, domid: int | None, config: str | None, timeout: int,
                   paused: bool) -> list[list[str]]:
     """The commands a plan runs (shown in check mode)."""
     commands: list[list[str]] = []
     for step in plan.steps:
         if step == "stop":
-            commands.append(["timeout", str(timeout), xl, "shutdown", "-F", "-w", name])
+            commands.append(["timeout", str(timeout), xl, "shutdown", "-F", "-w", str(domid)])
         elif step == "create" and config is not None:
             commands.append(create_command(xl, config, paused))
     return commands
@@ -420,6 +476,9 @@ def ensure(module: Any) -> dict[str, Any]:
     paused: bool = params["paused"]
     if not re.fullmatch(NAME_PATTERN, name):
         raise XlError(f"name must be a DNS label matching {NAME_PATTERN}, got {name!r}")
+    if re.fullmatch(ID_LIKE_PATTERN, name):
+        raise XlError(f"name must not be all digits or shaped like a UUID (xl reads it as a domain id or UUID), "
+                      f"got {name!r}")
     if state == "running" and not config:
         raise XlError("config is required for state running")
     if timeout < 1:
@@ -444,7 +503,7 @@ def ensure(module: Any) -> dict[str, Any]:
         # In check mode the template task before us did not write the file: assume it will be there.
         if name in domains:
             module.warn(f"{config} does not exist yet; cannot compare it with the running domain")
-            return {"changed": False, "domid": domains[name], "config_outdated": False, "commands": []}
+            return {"changed": False, "domid": domains[name].domid, "config_outdated": False, "commands": []}
         module.warn(f"{config} does not exist yet; assuming an earlier task creates it")
         return {"changed": True, "domid": None, "config_outdated": False,
                 "commands": [create_command(xl.xl, config, paused)]}
@@ -453,6 +512,7 @@ def ensure(module: Any) -> dict[str, Any]:
         name=name,
         state=state,
         present=name in domains,
+        running_uuid=domains[name].uuid if name in domains else None,
         config_path=config,
         config_text=config_text,
         applied_text=applied_text,
@@ -465,13 +525,14 @@ def ensure(module: Any) -> dict[str, Any]:
         result["diff"] = plan.diff
 
     if module.check_mode:
-        result["commands"] = plan_commands(xl.xl, plan, name, config, timeout, paused)
-        result["domid"] = None if "stop" in plan.steps and "create" not in plan.steps else domains.get(name)
+        current = domains[name].domid if name in domains else None
+        result["commands"] = plan_commands(xl.xl, plan, current, config, timeout, paused)
+        result["domid"] = None if "stop" in plan.steps and "create" not in plan.steps else current
         return result
 
     for step in plan.steps:
         if step == "stop":
-            xl.stop(name, timeout, config)
+            xl.stop(name, domains[name].domid, timeout, config)
         elif step == "create":
             assert config is not None and config_text is not None and record is not None
             # The record goes first: if xl (or this module) dies after the domain exists,
@@ -493,7 +554,10 @@ def ensure(module: Any) -> dict[str, Any]:
     after = xl.domains() if plan.steps else domains
     if state == "running" and name not in after:
         raise XlError(f"xl create {config} succeeded but domain {name} is not listed by xl list -l")
-    result["domid"] = after.get(name)
+    if "create" in plan.steps and config_text is not None and after[name].uuid != config_uuid(config_text):
+        raise XlError(f"xl create {config} made domain {name} with uuid {after[name].uuid}, "
+                      f"not the config's {config_uuid(config_text)}")
+    result["domid"] = after[name].domid if name in after else None
     result["commands"] = xl.commands
     return result
 

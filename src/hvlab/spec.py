@@ -5,6 +5,8 @@ The spec is checked once, here, and used by the CLI and (through the Ansible fil
 hypervisors can never disagree about what a valid guest is. Names are restricted to DNS
 labels because they become libvirt domain names, Xen domain names, file names of disks and
 configs, and hostnames: a name that is safe in all four needs no escaping in any of them.
+Names that are all digits or shaped like a UUID are refused too: xl and virsh read those as
+a domain id or UUID, so a guest so named would address another domain.
 
 Every check runs before the first error is raised, so one run lists ALL problems of a
 spec, each naming the guest and the field; the message stays on one line (values are
@@ -20,6 +22,11 @@ from hvlab.errors import HvlabError
 
 # A DNS label (RFC 1123): safe as a libvirt/Xen domain name, a file name and a hostname.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# Names that xl or virsh take for a domain id (all digits) or a UUID (32 hex digits, libvirt
+# also reads them with dashes between digit pairs) where they take a name: a guest so named
+# would address another domain. A copy lives in plugins/modules/xl_domain.py (a test keeps
+# them equal).
+ID_LIKE_PATTERN = r"^([0-9]+|([0-9a-f]-*){31}[0-9a-f])$"
 # What libvirt accepts for network names without quoting trouble (as in roles/kvm_host).
 NETWORK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 XEN_TYPES = ("pv", "pvh", "hvm")
@@ -27,6 +34,7 @@ DEFAULT_XEN_TYPE = "pvh"
 MIN_MEMORY_MIB = 128
 
 _NAME_RE = re.compile(NAME_PATTERN)
+_ID_LIKE_RE = re.compile(ID_LIKE_PATTERN)
 _NETWORK_RE = re.compile(NETWORK_PATTERN)
 _DIGITS_RE = re.compile(r"^[0-9]+$")
 _FIELDS = ("name", "vcpus", "memory_mib", "disk_gib", "xen_type", "cpu_pinning", "network")
@@ -82,10 +90,15 @@ def _int_field(value: object, field: str, minimum: int, problems: list[str], whe
     return number
 
 
+def valid_name(name: object) -> bool:
+    """A DNS label that no tool reads as a domain id or UUID: safe to address a domain by."""
+    return isinstance(name, str) and bool(_NAME_RE.fullmatch(name)) and not _ID_LIKE_RE.fullmatch(name)
+
+
 def _label(index: int, entry: Mapping[str, Any], duplicated: set[str]) -> str:
     """How messages name a guest: by name when that is valid and unique, else by position."""
     name = entry.get("name")
-    if isinstance(name, str) and _NAME_RE.fullmatch(name):
+    if isinstance(name, str) and valid_name(name):
         return f"guest #{index + 1} ({name})" if name in duplicated else f"guest {name}"
     return f"guest #{index + 1}"
 
@@ -106,6 +119,11 @@ def _parse_entry(index: int, entry: object, duplicated: set[str], problems: list
         problems.append(
             f"{where}: name must be a DNS label (lower-case letters, digits and '-', 1-63 characters, "
             f"no leading or trailing '-'), got {name!r}"
+        )
+    elif _ID_LIKE_RE.fullmatch(name):
+        problems.append(
+            f"{where}: name must not be all digits or shaped like a UUID (xl and virsh would read it as "
+            f"another domain's id or UUID), got {name!r}"
         )
 
     for field in ("vcpus", "memory_mib", "disk_gib"):
@@ -245,6 +263,14 @@ def xl_string(value: object, what: str = "value") -> str:
 
 
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def uuid_string(value: object, what: str = "uuid") -> str:
+    """A UUID in lower-case 8-4-4-4-12 form, the form `xl list -l` prints and ownership compares."""
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
+        raise HvlabError(f"{what} must be a lower-case UUID (8-4-4-4-12 hex digits), got {value!r}")
+    return value
 
 
 def mac_address(value: object, what: str = "MAC address") -> str:

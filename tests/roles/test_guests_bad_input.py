@@ -39,10 +39,18 @@ XL_INFO = "total_memory           : 4095\nnr_cpus                : 2\nxen_versio
 XL_LIST = "Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0  0  1024  2  r-----  10.0"
 
 
-def xl(*domains: str) -> str:
-    """A stand-in for xl: `xl info` and `xl list` of a Xen host running Dom0 and `domains` (512 MiB each)."""
+FOREIGN_UUID = "8c4f0d2e-0000-4000-8000-000000000001"
+
+
+def xl(*domains: str, uuids: dict[str, str] | None = None) -> str:
+    """A stand-in for xl: `xl info`, `xl list` and `xl list -l` of a Xen host running Dom0 and
+    `domains` (512 MiB each; uuid from `uuids`, else one xl chose)."""
     rows = "".join(f"\\n{name}  {i + 1}  512  1  -b----  1.0" for i, name in enumerate(domains))
-    return f'case "$1" in info) printf "{XL_INFO}\\n";; list) printf "{XL_LIST}{rows}\\n";; *) exit 1;; esac'
+    long = json.dumps([{"domid": 0, "config": {"c_info": {"name": "Domain-0"}}}] + [
+        {"domid": i + 1, "config": {"c_info": {"name": name, "uuid": (uuids or {}).get(name, FOREIGN_UUID)}}}
+        for i, name in enumerate(domains)])
+    return (f'case "$*" in info) printf "{XL_INFO}\\n";; "list -l") cat <<\'EOF\'\n{long}\nEOF\n;; '
+            f'list) printf "{XL_LIST}{rows}\\n";; *) exit 1;; esac')
 
 
 def run_guests(tmp_path: Path, variables: dict[str, object], *, stack: str = "kvm",
@@ -69,6 +77,11 @@ SPEC_CASES = {
     "name with a space": ([{**GOOD, "name": "a b"}], "name must be a DNS label"),
     "name with ../": ([{**GOOD, "name": "../web"}], "name must be a DNS label"),
     "name ending in a newline": ([{**GOOD, "name": "web1\n"}], "name must be a DNS label"),
+    "name all digits (virsh and xl read it as a domain id)": (
+        [{**GOOD, "name": "3"}], "name must not be all digits or shaped like a UUID"),
+    "name shaped like a UUID": (
+        [{**GOOD, "name": "8c4f0d2e-0000-4000-8000-000000000001"}],
+        "name must not be all digits or shaped like a UUID"),
     "unknown xen_type": ([{**GOOD, "xen_type": "hvm-pv"}], "xen_type must be one of pv, pvh, hvm"),
     "memory above the host": ([{**GOOD, "memory_mib": 64 * 1024 * 1024}], "exceeds the"),
     "guests together above the host": (
@@ -123,14 +136,35 @@ def test_a_foreign_xen_domain_with_a_guest_name_is_refused_before_any_disk(tmp_p
     assert_rejected(result, "a Xen domain named g1 already runs", "was not created by hvlab")
 
 
+OUR_UUID = "5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+
+
+def hvlab_guest_dir(guests_dir: Path, name: str = "g1", uuid: str = OUR_UUID) -> Path:
+    """A guest directory as hvlab leaves it: its mark, and xl_domain's record of the config it created from."""
+    directory = guests_dir / name
+    directory.mkdir(parents=True)
+    (directory / ".hvlab-guest").write_text(json.dumps({"name": name, "stack": "xen"}) + "\n")
+    (directory / "xl.cfg.applied").write_text(f'name = "{name}"\nuuid = "{uuid}"\n')
+    return directory
+
+
 def test_hvlab_s_own_xen_domain_may_keep_its_name(tmp_path: Path) -> None:
     guests_dir = tmp_path / "guests"
-    (guests_dir / "g1").mkdir(parents=True)
-    (guests_dir / "g1" / "xl.cfg.applied").write_text('name = "g1"\n')
+    hvlab_guest_dir(guests_dir)
     result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)}, stack="xen",
-                        commands={"xl": xl("g1")})
+                        commands={"xl": xl("g1", uuids={"g1": OUR_UUID})})
     assert "already runs" not in result.stdout + result.stderr
     assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+def test_a_xen_domain_that_took_a_recorded_name_after_a_reboot_is_refused(tmp_path: Path) -> None:
+    """hvlab's record outlived its domain; the domain now running under that name has another uuid."""
+    guests_dir = tmp_path / "guests"
+    hvlab_guest_dir(guests_dir)
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)}, stack="xen",
+                        commands={"xl": xl("g1")})
+    assert_rejected(result, "a Xen domain named g1 already runs", "was not created by hvlab",
+                    f"its uuid {FOREIGN_UUID} is not the uuid {OUR_UUID}")
 
 
 def test_xen_capacity_is_xl_info_minus_dom0_and_foreign_domains(tmp_path: Path) -> None:
@@ -215,3 +249,138 @@ def test_hosts_with_different_guest_specs_are_refused_before_any_role(tmp_path: 
     assert result.returncode != 0, out
     assert "hvlab_guests differs between hosts" in out
     assert "TASK [guest_image" not in result.stdout
+
+
+# --- KVM ownership: hvlab's metadata, parsed -------------------------------------------------
+
+def libvirt_xml(name: str, guest_dir: Path, *, xml_name: str | None = None) -> str:
+    """A domain as hvlab defines it: metadata naming the guest and its directory, disks inside it."""
+    return (f"<domain type='kvm'><name>{xml_name or name}</name><metadata>"
+            f"<hvlab:guest xmlns:hvlab='https://hvlab.example/guest/1' dir='{guest_dir}'>"
+            f"<hvlab:spec name='{name}'/><hvlab:disk path='{guest_dir}/disk.qcow2'/></hvlab:guest></metadata>"
+            f"<devices><disk type='file' device='disk'><source file='{guest_dir}/disk.qcow2'/></disk></devices>"
+            f"</domain>")
+
+
+def virsh(tmp_path: Path, domains: dict[str, str]) -> str:
+    """A stand-in for virsh: `list --all --name` gives the names, `dumpxml --inactive NAME` the XML."""
+    cases = ""
+    for name, xml_text in domains.items():
+        path = tmp_path / f"{name}.xml"
+        path.write_text(xml_text)
+        cases += f'*"dumpxml --inactive {name}") cat {path};; '
+    names = "\\n".join(domains)
+    return f'case "$*" in *"list --all --name"*) printf "{names}\\n";; {cases}*) exit 1;; esac'
+
+
+def test_a_libvirt_domain_that_only_mentions_hvlab_s_namespace_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    foreign = ("<domain type='kvm'><name>g1</name><description>like https://hvlab.example/guest/1</description>"
+               "</domain>")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": foreign})})
+    assert_rejected(result, "a libvirt domain named g1 already exists", "0 hvlab metadata elements")
+
+
+def test_a_second_lab_s_libvirt_guest_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    other_lab = libvirt_xml("g1", tmp_path / "lab2" / "g1")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": other_lab})})
+    assert_rejected(result, "a libvirt domain named g1 already exists", "names the directory")
+
+
+def test_hvlab_s_own_libvirt_domain_may_keep_its_name(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": libvirt_xml("g1", guests_dir / "g1")})})
+    assert "already exists" not in result.stdout + result.stderr
+    assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+
+
+def test_teardown_leaves_a_domain_named_by_digits_that_virsh_reads_as_an_id(tmp_path: Path) -> None:
+    """A foreign domain named 3, and hvlab's g1 running as id 3: `virsh dumpxml 3` returns g1's XML.
+
+    Only g1 may be stopped and undefined (community.libvirt looks names up as names); this
+    controller has no libvirt bindings, so those tasks fail per item, which shows the items.
+    """
+    guests_dir = tmp_path / "guests"
+    ours = libvirt_xml("g1", guests_dir / "g1")
+    result = run_guests(tmp_path, {"guests_state": "absent", "guests_dir": str(guests_dir)},
+                        commands={"virsh": virsh(tmp_path, {"g1": ours, "3": ours})})
+    out = result.stdout
+    assert "TASK [guests : Stop hvlab's libvirt domains]" in out, out[-3000:]
+    acting = out.split("TASK [guests : Stop hvlab's libvirt domains]", 1)[1]
+    assert "(item=g1)" in acting
+    assert "(item=3)" not in acting
+
+
+# --- guest directories: never adopted, removed only when nothing else is in them ------------
+
+def test_an_existing_guest_directory_without_hvlab_s_mark_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    (guests_dir / "g1").mkdir(parents=True)
+    (guests_dir / "g1" / "notes.txt").write_text("an admin's\n")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert_rejected(result, f"{guests_dir}/g1 already exists and hvlab did not make it")
+
+
+def test_a_guest_directory_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    guests_dir.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / ".hvlab-guest").write_text("{}\n")
+    (guests_dir / "g1").symlink_to(tmp_path / "elsewhere")
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert_rejected(result, f"{guests_dir}/g1 already exists and hvlab did not make it")
+
+
+def test_hvlab_s_own_guest_directory_is_used_again(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    hvlab_guest_dir(guests_dir)
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert "hvlab did not make it" not in result.stdout + result.stderr
+    assert FIRST_CHANGING_TASK in result.stdout, result.stdout[-3000:]
+
+
+def test_teardown_removes_only_hvlab_s_files_and_a_directory_only_when_nothing_else_is_left(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    clean = hvlab_guest_dir(guests_dir, "g1")
+    shared = hvlab_guest_dir(guests_dir, "g2")
+    for directory in (clean, shared):
+        (directory / "seed").mkdir()
+        for name in ("disk.qcow2", "seed.iso", "seed/user-data", "console.log"):
+            (directory / name).write_text("hvlab's\n")
+    (shared / "seed" / "admin-notes.txt").write_text("not hvlab's\n")
+    result = run_guests(tmp_path, {"guests_state": "absent", "guests_dir": str(guests_dir)},
+                        commands={"virsh": VIRSH_NO_DOMAIN})
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    whole = out.split("TASK [guests : Remove hvlab's guest directories that hold nothing else]", 1)[1]
+    whole = whole.split("TASK [", 1)[0]
+    assert f"changed: [localhost] => (item={clean})" in whole
+    assert f"(item={shared})" not in whole.replace(f"skipping: [localhost] => (item={shared})", "")
+    files = out.split("TASK [guests : Remove hvlab's own files from the directories that hold more]", 1)[1]
+    files = files.split("TASK [", 1)[0]
+    assert f"(item={shared}/disk.qcow2)" in files and f"(item={shared}/seed/user-data)" in files
+    assert "admin-notes.txt" not in files
+    assert "seed/admin-notes.txt" in out, "the warning names what was left"
+
+
+# --- seeds: rebuilt by content, to a temporary file renamed into place ----------------------
+
+def seeds_built(result: subprocess.CompletedProcess[str]) -> str:
+    """What the seed build task of a run did (its loop items)."""
+    task = "TASK [guests : Build the seed disks to a temporary file (ISO 9660, volume id cidata)]"
+    assert task in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout.split(task, 1)[1].split("TASK [", 1)[0]
+
+
+def test_a_seed_built_from_other_content_is_rebuilt(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    directory = hvlab_guest_dir(guests_dir)
+    (directory / "seed.iso").write_bytes(b"an old seed")
+    (directory / "seed.iso.id").write_text("hvlab-g1\n")  # the constant id of before
+    result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
+    assert "(item=g1)" in seeds_built(result)
+    assert "TASK [guests : Put the new seeds in place (a rename)]" in result.stdout

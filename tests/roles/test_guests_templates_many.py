@@ -66,6 +66,9 @@ def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Pat
     assert [(p["name"], p["address"], p["dir"]) for p in plan] == [
         (f"g{i}", f"10.77.0.{9 + i}", f"/var/lib/hvlab/guests/g{i}") for i in range(1, 4)]
     assert len({p["mac"] for p in plan}) == 3 and all(p["mac"].startswith("00:16:3e:") for p in plan)
+    # each Xen guest's own uuid (its xl config sets it; xl_domain's ownership proof), not in its spec
+    assert len({p["uuid"] for p in plan}) == 3
+    assert all("uuid" not in d["vars"]["hvlab_guest_spec"] for d in deployed)
     assert [(d["inventory_name"], d["group"], d["vars"]["ansible_host"]) for d in deployed] == [
         (f"localhost-g{i}", "xen_guests", f"10.77.0.{9 + i}") for i in range(1, 4)]
     # Boot time of a guest started now: SSH wait start - start + the waits up to and including its own.

@@ -34,6 +34,19 @@ CASES = {
     "extra arg with a tab": ({"xen_host_extra_args": ["smap=0\tiommu=off"]}, "xen_host_extra_args"),
     "extra args not a list of words": ({"xen_host_extra_args": [{"smap": 0}]}, "xen_host_extra_args"),
     "Dom0 kernel arg with a quote": ({"xen_host_dom0_kernel_args": ['console="hvc0"']}, "xen_host_dom0_kernel_args"),
+    # The drop-in is sourced as shell by update-grub: only an allow-list of characters passes.
+    "extra arg with a command substitution": (
+        {"xen_host_extra_args": ["$(touch${IFS}/root/x)"]}, "xen_host_extra_args"),
+    "extra arg with a ;": ({"xen_host_extra_args": ["a;reboot"]}, "xen_host_extra_args"),
+    "extra arg with a backtick": ({"xen_host_extra_args": ["`reboot`"]}, "xen_host_extra_args"),
+    "extra arg with a variable": ({"xen_host_extra_args": ["x=$HOME"]}, "xen_host_extra_args"),
+    "extra arg with a pipe": ({"xen_host_extra_args": ["a|reboot"]}, "xen_host_extra_args"),
+    "extra arg with an &": ({"xen_host_extra_args": ["a&reboot"]}, "xen_host_extra_args"),
+    "Dom0 kernel arg with a command substitution": (
+        {"xen_host_dom0_kernel_args": ["$(touch${IFS}/root/x)"]}, "xen_host_dom0_kernel_args"),
+    "Dom0 kernel arg with a ;": ({"xen_host_dom0_kernel_args": ["a;reboot"]}, "xen_host_dom0_kernel_args"),
+    "Dom0 kernel arg with a non-ASCII letter": ({"xen_host_dom0_kernel_args": ["consol\u00e9=hvc0"]},
+                                                "xen_host_dom0_kernel_args"),
     "bridge name over 15 chars": ({"xen_host_bridge_name": "xenbr-much-too-long"}, "xen_host_bridge_name"),
     "bridge address not CIDR": ({"xen_host_bridge_address": "10.0.100.1"}, "xen_host_bridge_address"),
     "console log not a bool": ({"xen_host_console_log": "sometimes"}, "xen_host_console_log"),
@@ -53,6 +66,8 @@ def test_bad_input_is_rejected_naming_the_variable(tmp_path: Path, variables: di
 
 def test_good_input_passes_validation(tmp_path: Path) -> None:
     """The same run with valid variables gets past validation (and fails later, on this host, or not at all)."""
-    result = run_role(tmp_path, {"xen_host_dom0_mem_mb": 1024, "xen_host_extra_args": ["smap=0"]})
+    result = run_role(tmp_path, {"xen_host_dom0_mem_mb": 1024, "xen_host_extra_args": ["smap=0"],
+                                 # every character of the allow-list: letters, digits, _ . , : = + / @ % -
+                                 "xen_host_dom0_kernel_args": ["console=hvc0", "a_b.c,d:e=f+g/h@i%j-k"]})
     assert FIRST_PREFLIGHT_TASK in result.stdout or "Xen is not packaged" in result.stdout, result.stdout
     assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout

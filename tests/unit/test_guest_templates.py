@@ -6,6 +6,7 @@ input is either refused by the spec model before rendering (names) or, for host 
 such as paths and kernel command lines, XML-escaped (libvirt) or refused (xl).
 """
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -268,3 +269,22 @@ def test_mac_reaches_both_stacks_and_hostile_macs_are_refused() -> None:
             render_xen(spec_entry(), guests_mac=hostile)
         with pytest.raises(AnsibleFilterError, match="guests_mac must be six"):
             render_kvm(spec_entry(), guests_mac=hostile)
+
+
+def test_xen_uuid_reaches_the_config_and_hostile_uuids_are_refused() -> None:
+    """xl_domain proves a running domain is hvlab's by the uuid its config set."""
+    uuid = "5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+    assert parse_xl(render_xen(spec_entry(), guests_uuid=uuid))["uuid"] == uuid
+    for hostile in ['5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"\nbootloader="/tmp/x', "not-a-uuid", uuid.upper()]:
+        with pytest.raises(AnsibleFilterError, match="guests_uuid must be a lower-case UUID"):
+            render_xen(spec_entry(), guests_uuid=hostile)
+
+
+def test_meta_data_carries_the_instance_id_derived_from_the_seed() -> None:
+    """A constant instance-id made cloud-init ignore a rebuilt seed's new keys and addresses."""
+    import yaml
+
+    env = ENV.overlay()
+    env.filters["to_json"] = json.dumps  # Ansible's filter, for the one template that uses it here
+    text = env.get_template("nocloud/meta-data.j2").render(guest=spec_entry(), guests_instance_id="hvlab-web1-0123")
+    assert yaml.safe_load(text) == {"instance-id": "hvlab-web1-0123", "local-hostname": "web1"}

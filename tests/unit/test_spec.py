@@ -70,6 +70,26 @@ def test_bad_names_are_refused(name: object) -> None:
     assert repr(name) in message
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["1", "0", "42", "007",
+     "8c4f0d2e-0000-4000-8000-000000000001",  # a UUID: virsh looks it up as one
+     "8c4f0d2e000040008000000000000001",  # libvirt also reads 32 hex digits without dashes
+     "8c-4f-0d2e000040008000000000000001"],  # and with dashes between any two digit pairs
+)
+def test_names_a_tool_reads_as_a_domain_id_or_uuid_are_refused(name: str) -> None:
+    message = problems_of([good(name=name)])
+    assert "name must not be all digits or shaped like a UUID" in message
+    assert repr(name) in message
+    assert "guest #1" in message, "the guest is named by position: its name names another domain"
+
+
+@pytest.mark.parametrize("name", ["1a", "1-2", "web1", "8c4f0d2e-0000-4000-8000-00000000000g", "g" * 32,
+                                  "8c4f0d2e00004000800000000000001"])
+def test_names_with_digits_that_no_tool_reads_as_an_id_are_accepted(name: str) -> None:
+    assert parse_guests([good(name=name)])[0].name == name
+
+
 def test_longest_label_is_accepted() -> None:
     assert parse_guests([good(name="a" * 63)])[0].name == "a" * 63
 
@@ -236,6 +256,7 @@ def test_module_name_pattern_matches_spec() -> None:
     """plugins/modules/xl_domain.py cannot import hvlab on the Xen host; its copy must not drift."""
     text = (ROOT / "plugins" / "modules" / "xl_domain.py").read_text()
     assert f'NAME_PATTERN = r"{spec.NAME_PATTERN}"' in text
+    assert f'ID_LIKE_PATTERN = r"{spec.ID_LIKE_PATTERN}"' in text
 
 
 def test_xml_escape_keeps_every_character_literal() -> None:

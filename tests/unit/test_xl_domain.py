@@ -18,6 +18,9 @@ from plugin_loader import load_plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 XL = "/usr/sbin/xl"
+# The uuid hvlab's configs set, and the one xl gives a domain created by someone else.
+OURS = "5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+FOREIGN = "8c4f0d2e-0000-4000-8000-000000000001"
 
 
 def load_module() -> ModuleType:
@@ -27,7 +30,7 @@ def load_module() -> ModuleType:
 xl_domain = load_module()
 
 
-def xl_list_json(domains: dict[str, int]) -> str:
+def xl_list_json(domains: dict[str, int], uuids: dict[str, str] | None = None) -> str:
     """`xl list -l` as Xen 4.17 prints it: Domain-0 first, then one object per domain."""
     entries: list[dict[str, Any]] = [
         {"domid": 0, "config": {"c_info": {"type": "pv", "name": "Domain-0"}, "b_info": {"max_vcpus": 2}}}
@@ -36,7 +39,7 @@ def xl_list_json(domains: dict[str, int]) -> str:
         entries.append({
             "domid": domid,
             "config": {
-                "c_info": {"type": "pvh", "name": name, "uuid": "8c4f0d2e-0000-4000-8000-000000000001"},
+                "c_info": {"type": "pvh", "name": name, "uuid": (uuids or {}).get(name, FOREIGN)},
                 "b_info": {"max_vcpus": 2, "max_memkb": 524288, "type.pvh": {}},
                 "disks": [{"pdev_path": f"/var/lib/hvlab/images/{name}.qcow2", "vdev": "xvda", "format": "qcow2"}],
                 "nics": [{"bridge": "xenbr0"}],
@@ -52,6 +55,8 @@ class FakeXl:
     def __init__(self, domains: dict[str, int] | None = None, *, shutdown_works: bool = True,
                  create_rc: int = 0, list_output: str | None = None, create_leaves_domain: bool = False) -> None:
         self.domains = dict(domains or {})
+        # name -> uuid of the domains created through this fake (others have FOREIGN's)
+        self.uuids: dict[str, str] = {}
         self.create_leaves_domain = create_leaves_domain
         self.shutdown_works = shutdown_works
         self.create_rc = create_rc
@@ -63,26 +68,36 @@ class FakeXl:
         self.calls.append(argv)
         args = argv[3:] if argv[0] == "timeout" else argv[1:]
         if args == ["list", "-l"]:
-            return 0, self.list_output if self.list_output is not None else xl_list_json(self.domains), ""
+            listing = xl_list_json(self.domains, self.uuids)
+            return 0, self.list_output if self.list_output is not None else listing, ""
         if args[0] == "create":
             path = args[-1]
             if self.create_rc:
                 if self.create_leaves_domain:
-                    self.domains[xl_domain.config_name(Path(path).read_text())] = 7
+                    text = Path(path).read_text()
+                    self.domains[xl_domain.config_name(text)] = 7
+                    self.uuids[xl_domain.config_name(text)] = xl_domain.config_uuid(text)
                 return self.create_rc, "", "libxl: error: cannot create domain"
             text = Path(path).read_text()
             name = xl_domain.config_name(text)
             self.domains[name] = max(self.domains.values(), default=0) + 1
+            self.uuids[name] = xl_domain.config_uuid(text) or FOREIGN
             return 0, "", f"Parsing config from {path}\n"
         if args[0] == "shutdown":
             if self.shutdown_works:
-                self.domains.pop(args[-1], None)
+                self.domains.pop(self.addressed(args[-1]), None)
                 return 0, "", ""
             return 124, "", ""
         if args[0] == "destroy":
-            self.domains.pop(args[-1], None)
+            self.domains.pop(self.addressed(args[-1]), None)
             return 0, "", ""
         raise AssertionError(f"unexpected command {argv}")
+
+    def addressed(self, qualifier: str) -> str | None:
+        """The domain xl acts on: like xl, it reads an all-digit argument as a domid."""
+        if qualifier.isdigit():
+            return next((name for name, domid in self.domains.items() if domid == int(qualifier)), None)
+        return qualifier if qualifier in self.domains else None
 
     def mutating_calls(self) -> list[list[str]]:
         return [call for call in self.calls if call[1:] != ["list", "-l"]]
@@ -106,7 +121,7 @@ class FakeModule:
 
 
 def write_config(path: Path, name: str = "web1", memory: int = 512) -> str:
-    path.write_text(f'name = "{name}"\ntype = "pvh"\nmemory = {memory}\nvcpus = 2\n')
+    path.write_text(f'name = "{name}"\nuuid = "{OURS}"\ntype = "pvh"\nmemory = {memory}\nvcpus = 2\n')
     return str(path)
 
 
@@ -118,7 +133,8 @@ def config(tmp_path: Path) -> str:
 # --- parsing -----------------------------------------------------------------------------
 
 def test_parse_real_looking_output_leaves_out_domain0() -> None:
-    assert xl_domain.parse_xl_list(xl_list_json({"web1": 3, "db": 5})) == {"web1": 3, "db": 5}
+    parsed = xl_domain.parse_xl_list(xl_list_json({"web1": 3, "db": 5}, {"web1": OURS.upper()}))
+    assert parsed == {"web1": xl_domain.Domain(3, OURS), "db": xl_domain.Domain(5, FOREIGN)}
     assert xl_domain.parse_xl_list(xl_list_json({})) == {}
 
 
@@ -131,11 +147,12 @@ def test_parse_skips_entries_without_a_name() -> None:
     output = json.dumps(
         [{"domid": 4, "config": None}, {"domid": 6}, "junk", {"domid": 7, "config": {"c_info": {"name": "g"}}}]
     )
-    assert xl_domain.parse_xl_list(output) == {"g": 7}
+    assert xl_domain.parse_xl_list(output) == {"g": xl_domain.Domain(7, None)}
 
 
 def test_parse_single_object() -> None:
-    assert xl_domain.parse_xl_list(json.dumps({"domid": 2, "config": {"c_info": {"name": "g"}}})) == {"g": 2}
+    output = json.dumps({"domid": 2, "config": {"c_info": {"name": "g"}}})
+    assert xl_domain.parse_xl_list(output) == {"g": xl_domain.Domain(2, None)}
 
 
 @pytest.mark.parametrize("output", ["(domain (domid 0) (name Domain-0))", "[{", "Name ID Mem\nDomain-0 0 1024"])
@@ -155,12 +172,21 @@ def test_config_name() -> None:
     assert xl_domain.config_name("hostname = 'x'\n") is None
 
 
+def test_config_uuid() -> None:
+    assert xl_domain.config_uuid(f'name = "web1"\nuuid = "{OURS.upper()}" # ours\n') == OURS
+    assert xl_domain.config_uuid('name = "web1"\n') is None
+    assert xl_domain.config_uuid('uuid = "not-a-uuid"\n') is None
+
+
 # --- the pure decision -------------------------------------------------------------------------
+
+CFG = f'name = "web1"\nuuid = "{OURS}"\n'
+
 
 def decide(**kwargs: Any) -> Any:
     base: dict[str, Any] = {
         "name": "web1", "state": "running", "present": False, "config_path": "/etc/xen/web1.cfg",
-        "config_text": 'name = "web1"\n', "applied_text": None, "recreate": False,
+        "config_text": CFG, "applied_text": None, "recreate": False, "running_uuid": None,
     }
     base.update(kwargs)
     return xl_domain.decide(**base)
@@ -168,14 +194,15 @@ def decide(**kwargs: Any) -> Any:
 
 def test_decide_matrix() -> None:
     assert decide().steps == ("create", "record")
-    assert decide(present=True, applied_text='name = "web1"\n').steps == ()
-    outdated = decide(present=True, applied_text='name = "web1"\nmemory = 1\n')
+    running = {"present": True, "running_uuid": OURS}
+    assert decide(**running, applied_text=CFG).steps == ()
+    outdated = decide(**running, applied_text=CFG + "memory = 1\n")
     assert outdated.steps == () and outdated.config_outdated and outdated.warnings
     assert outdated.diff["before"] != outdated.diff["after"]
-    assert decide(present=True, applied_text="old", recreate=True).steps == ("stop", "create", "record")
-    assert decide(state="stopped", present=True, applied_text="x").steps == ("stop",)
-    assert decide(state="absent", present=True, applied_text="x").steps == ("stop", "forget")
-    assert decide(state="absent", present=False, applied_text="x").steps == ("forget",)
+    assert decide(**running, applied_text=CFG + "old", recreate=True).steps == ("stop", "create", "record")
+    assert decide(state="stopped", **running, applied_text=CFG).steps == ("stop",)
+    assert decide(state="absent", **running, applied_text=CFG).steps == ("stop", "forget")
+    assert decide(state="absent", present=False, applied_text=CFG).steps == ("forget",)
     assert decide(state="absent", present=False, config_path=None, config_text=None).steps == ()
     assert decide(state="stopped", present=False).steps == ()
 
@@ -187,6 +214,21 @@ def test_decide_refuses_foreign_domains() -> None:
         decide(state="absent", present=True, applied_text=None)
     with pytest.raises(xl_domain.XlError, match="give config"):
         decide(state="stopped", present=True, config_path=None, config_text=None)
+
+
+def test_decide_refuses_a_domain_whose_uuid_is_not_the_recorded_one() -> None:
+    """The record outlived hvlab's domain (a host reboot) and an admin's domain took the name."""
+    for state in ("running", "stopped", "absent"):
+        for running_uuid in (FOREIGN, None):
+            with pytest.raises(xl_domain.XlError, match=f"is not the uuid {OURS} recorded|records no uuid"):
+                decide(state=state, present=True, running_uuid=running_uuid, applied_text=CFG, recreate=True)
+        with pytest.raises(xl_domain.XlError, match="records no uuid"):
+            decide(state=state, present=True, running_uuid=FOREIGN, applied_text='name = "web1"\n')
+
+
+def test_decide_refuses_a_config_without_uuid() -> None:
+    with pytest.raises(xl_domain.XlError, match=r"must set uuid"):
+        decide(config_text='name = "web1"\n')
 
 
 def test_decide_refuses_config_with_another_name() -> None:
@@ -265,7 +307,7 @@ def test_changed_config_recreates_when_asked(tmp_path: Path, config: str) -> Non
     xl.calls.clear()
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, recreate=True, shutdown_timeout=30))
     assert result["changed"] is True
-    assert xl.mutating_calls() == [["timeout", "30", XL, "shutdown", "-F", "-w", "web1"], [XL, "create", config]]
+    assert xl.mutating_calls() == [["timeout", "30", XL, "shutdown", "-F", "-w", "1"], [XL, "create", config]]
     assert "memory = 1024" in Path(config + ".applied").read_text()
 
 
@@ -303,7 +345,7 @@ def test_stopped_when_running(config: str) -> None:
     xl.calls.clear()
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
     assert result["changed"] is True and result["domid"] is None
-    assert xl.mutating_calls() == [["timeout", "120", XL, "shutdown", "-F", "-w", "web1"]]
+    assert xl.mutating_calls() == [["timeout", "120", XL, "shutdown", "-F", "-w", "1"]]
     assert result["diff"] == {"before": "state: running\n", "after": "state: stopped\n"}
     assert Path(config + ".applied").exists(), "stopped keeps the record"
     again = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped"))
@@ -316,7 +358,7 @@ def test_stopped_destroys_after_shutdown_timeout(config: str) -> None:
     xl.calls.clear()
     result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="stopped", shutdown_timeout=5))
     assert result["changed"] is True
-    assert xl.mutating_calls() == [["timeout", "5", XL, "shutdown", "-F", "-w", "web1"], [XL, "destroy", "web1"]]
+    assert xl.mutating_calls() == [["timeout", "5", XL, "shutdown", "-F", "-w", "1"], [XL, "destroy", "1"]]
     assert xl.domains == {}
 
 
@@ -423,6 +465,20 @@ def test_foreign_domain_is_never_touched(config: str) -> None:
     assert xl.domains == {"web1": 9}
 
 
+def test_a_domain_that_took_the_name_after_a_reboot_is_never_touched(config: str) -> None:
+    """hvlab's record is still there, but the domain of that name is someone else's (another uuid)."""
+    xl = FakeXl()
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    xl.domains, xl.uuids = {"web1": 1}, {}  # the host rebooted; an admin created their own web1
+    for state in ("running", "stopped", "absent"):
+        xl.calls.clear()
+        with pytest.raises(xl_domain.XlError, match=f"its uuid {FOREIGN} is not the uuid {OURS} recorded"):
+            xl_domain.ensure(FakeModule(xl, name="web1", config=config, state=state, recreate=True))
+        assert xl.mutating_calls() == []
+    assert xl.domains == {"web1": 1}
+    assert Path(config + ".applied").exists()
+
+
 def test_failed_create_writes_no_record(config: str) -> None:
     xl = FakeXl(create_rc=1)
     with pytest.raises(xl_domain.XlError, match=r"xl create .* failed \(rc=1\): libxl: error"):
@@ -467,6 +523,29 @@ def test_invalid_xl_list_output_fails_clearly(config: str) -> None:
     xl = FakeXl(list_output="(domain (domid 0))")
     with pytest.raises(xl_domain.XlError, match="cannot parse `xl list -l` output as JSON"):
         xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+
+
+@pytest.mark.parametrize("name", ["1", "42", "8c4f0d2e-0000-4000-8000-000000000001",
+                                  "8c4f0d2e000040008000000000000001"])
+def test_names_xl_reads_as_a_domid_or_uuid_are_refused_before_xl_runs(name: str, config: str) -> None:
+    xl = FakeXl({"other": 1})
+    for state in ("running", "absent"):
+        with pytest.raises(xl_domain.XlError, match="domain id or UUID"):
+            xl_domain.ensure(FakeModule(xl, name=name, config=config, state=state))
+    assert xl.calls == []
+
+
+def test_stop_acts_on_the_domid_xl_list_gave_for_the_name(config: str) -> None:
+    """Never the name: a foreign domain whose name is that domid's digits must not be the one hit."""
+    xl = FakeXl({"other": 3})
+    xl_domain.ensure(FakeModule(xl, name="web1", config=config))
+    assert xl.domains == {"other": 3, "web1": 4}
+    xl.calls.clear()
+    checked = xl_domain.ensure(FakeModule(xl, check_mode=True, name="web1", config=config, state="absent"))
+    assert checked["commands"] == [["timeout", "120", XL, "shutdown", "-F", "-w", "4"]]
+    result = xl_domain.ensure(FakeModule(xl, name="web1", config=config, state="absent"))
+    assert result["commands"] == [["timeout", "120", XL, "shutdown", "-F", "-w", "4"]]
+    assert xl.domains == {"other": 3}
 
 
 @pytest.mark.parametrize("name", ["Domain-0", "we<b", "web 1", "../x", 'a"b', "web1\n"])

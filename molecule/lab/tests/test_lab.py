@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import testinfra
 
+from hvlab.ownership import libvirt_ownership
+
 SPEC = {"gpv": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"},
         "gpvh": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pvh"}}  # molecule.yml
 HOSTS = {"kvm1": "kvm", "xen1": "xen"}
@@ -105,7 +107,17 @@ def test_key_login_works_and_password_login_is_refused(host_name: str, name: str
 def test_guest_is_marked_as_hvlab_owned(host_name: str, name: str) -> None:
     h = lab_host(host_name)
     assert h.file(f"/var/lib/hvlab/guests/{name}/.hvlab-guest").exists
+    guest_dir = f"/var/lib/hvlab/guests/{name}"
     if HOSTS[host_name] == "kvm":
-        assert "https://hvlab.example/guest/1" in h.check_output(f"virsh --connect qemu:///system dumpxml {name}")
+        # The mark hvlab.ownership accepts: this guest, this lab's directory, disks inside it.
+        xml_text = h.check_output(f"virsh --connect qemu:///system dumpxml --inactive {name}")
+        assert libvirt_ownership(xml_text, name, guest_dir) == ""
     else:
-        assert h.file(f"/var/lib/hvlab/guests/{name}/xl.cfg.applied").exists
+        # The running domain's uuid is the one xl_domain recorded from the config.
+        record = h.file(f"{guest_dir}/xl.cfg.applied").content_string
+        running = {entry["config"]["c_info"]["name"]: entry["config"]["c_info"].get("uuid")
+                   for entry in json.loads(h.check_output("xl list -l")) if entry.get("config")}
+        assert f'uuid = "{running[name]}"' in record
+    # The seed was built with the instance-id its meta-data carries (derived from its content).
+    built_id = h.file(f"{guest_dir}/seed.iso.id").content_string.strip()
+    assert f'instance-id: "{built_id}"' in h.file(f"{guest_dir}/seed/meta-data").content_string
