@@ -105,12 +105,15 @@ NESTED_XML = f"""<domain type='kvm'>
 """
 
 # A 1-file userland: klibc's shell (shipped by initramfs-tools) prints the marker and powers off.
+# The layout is merged-/usr (lib -> usr/lib) because the binaries' ELF interpreter is
+# /lib/klibc-*.so on Debian 12 and /usr/lib/klibc-*.so on Debian 13.
 BUILD_INITRAMFS = f"""set -e
-rm -rf {NESTED_DIR} && mkdir -p {NESTED_DIR}/root/bin {NESTED_DIR}/root/lib
+rm -rf {NESTED_DIR} && mkdir -p {NESTED_DIR}/root/bin {NESTED_DIR}/root/usr/lib
+ln -s usr/lib {NESTED_DIR}/root/lib
 cp /boot/vmlinuz-$(uname -r) {NESTED_DIR}/vmlinuz
 cp /usr/lib/klibc/bin/sh {NESTED_DIR}/root/bin/sh
 cp /usr/lib/klibc/bin/poweroff {NESTED_DIR}/root/bin/poweroff
-cp /lib/klibc-*.so {NESTED_DIR}/root/lib/
+cp /usr/lib/klibc-*.so {NESTED_DIR}/root/usr/lib/
 printf '#!/bin/sh\\necho {MARKER}\\n/bin/poweroff -f\\n' > {NESTED_DIR}/root/init
 chmod 755 {NESTED_DIR}/root/init
 cd {NESTED_DIR}/root && find . | cpio -o -H newc --quiet > {NESTED_DIR}/initrd.cpio
