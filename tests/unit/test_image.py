@@ -125,6 +125,15 @@ def test_stack_packages_layer_the_release_file_over_debian_yml() -> None:
     assert "libvirt-daemon-system" not in image.stack_packages("xen", "13")
 
 
+def test_a_missing_package_list_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vars_dir = tmp_path / "kvm_host" / "vars"
+    vars_dir.mkdir(parents=True)
+    (vars_dir / "Debian.yml").write_text("__kvm_host_packages: qemu-system-x86\n")  # a string, not a list
+    monkeypatch.setattr(image, "ROLES_DIR", tmp_path)
+    with pytest.raises(HvlabError, match="__kvm_host_packages is missing or not a list"):
+        image.stack_packages("kvm", "13")
+
+
 def test_packages_of_a_prepared_image_add_the_stacks() -> None:
     bare = image.packages(LabTarget("13", "uefi"))
     for stack in ("kvm", "xen"):

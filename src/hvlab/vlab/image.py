@@ -87,12 +87,17 @@ def stack_packages(stack: str, release: str) -> tuple[str, ...]:
     """The host packages a role installs on Debian `release`, read from the role's own vars
     files (one list, one place), so a prepared image can never carry a stale copy: a change
     there changes the recipe hash and the image is rebuilt."""
-    if stack == "xen":
-        xen = _role_vars("xen_host", release)
-        names = [*xen["__xen_host_base_packages"], *xen["__xen_host_qemu_packages"]]  # type: ignore[misc]
-    else:
-        names = list(_role_vars("kvm_host", release)["__kvm_host_packages"])  # type: ignore[call-overload]
-    return tuple(str(n) for n in names)
+    role, lists = ("xen_host", ("__xen_host_base_packages", "__xen_host_qemu_packages")) if stack == "xen" \
+        else ("kvm_host", ("__kvm_host_packages",))
+    merged = _role_vars(role, release)
+    names: list[str] = []
+    for name in lists:
+        value = merged.get(name)
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise HvlabError(f"roles/{role}/vars (Debian.yml, Debian_{release}.yml): {name} "
+                             "is missing or not a list of package names")
+        names.extend(value)
+    return tuple(names)
 
 
 def recipe_id(target: LabTarget) -> str:
