@@ -25,22 +25,27 @@ Filters:
       cloud-init's instance-id for a seed, new whenever its content changes (hvlab.seed).
   hvlab_uuid(value, what="uuid")
       value unchanged if it is a lower-case 8-4-4-4-12 UUID, else an error.
+  hvlab_results_refusal(path, replace)
+      "" when the compare role may write its records in the controller directory path, else
+      why not (hvlab.results_guard, the check `hvlab up --results` makes); reads the directory.
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
 try:
-    from hvlab import ownership, seed, spec
+    from hvlab import ownership, results_guard, seed, spec
     from hvlab.errors import HvlabError
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
     ownership = None  # type: ignore[assignment]
+    results_guard = None  # type: ignore[assignment]
     seed = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
@@ -128,6 +133,13 @@ def hvlab_seed_instance_id(name: str, user_data: str, network_config: str) -> st
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def hvlab_results_refusal(path: str, replace: bool) -> str:
+    _spec_module()
+    return str(results_guard.refusal(Path(str(path)), replace=bool(replace), option="compare_results_dir",
+                                     replace_option="compare_replace_results: true",
+                                     ignored=results_guard.UP_FILES))
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -142,4 +154,5 @@ class FilterModule:
             "hvlab_seed_instance_id": hvlab_seed_instance_id,
             "hvlab_libvirt_ownership": hvlab_libvirt_ownership,
             "hvlab_libvirt_owned": hvlab_libvirt_owned,
+            "hvlab_results_refusal": hvlab_results_refusal,
         }

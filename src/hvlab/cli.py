@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from hvlab import __version__, guest_image, pipeline
+from hvlab import __version__, guest_image, pipeline, results_guard
 from hvlab.errors import HvlabError
 from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
@@ -73,13 +73,23 @@ def main() -> None:
 @click.option("--repeats", type=click.IntRange(min=1), default=None,
               help="Runs of each workload per guest (default: the compare role's, 5).")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where results and the report go; default: results/<UTC time> in the project.")
-def up(inventory_path: Path | None, profile: str | None, repeats: int | None, results_dir: Path | None) -> None:
+              help="Where results and the report go: a new or empty directory, or an earlier one of hvlab's "
+                   "with --replace-results; default: results/<UTC time> in the project.")
+@click.option("--replace-results", is_flag=True,
+              help="Replace the comparison already in the --results directory (compare_replace_results).")
+def up(inventory_path: Path | None, profile: str | None, repeats: int | None, results_dir: Path | None,
+       replace_results: bool) -> None:
     """The main job: hosts, guest image, identical guests, the comparison, then the report.
 
     Runs playbooks/site.yml and playbooks/compare.yml in one ansible-playbook run, showing
     each stage with its duration, then writes the report and prints its path.
     """
+    results = (results_dir or pipeline.results_dir_for()).resolve()
+    # Before the lab starts: the log, the compare role and the report all write there.
+    refused = results_guard.refusal(results, replace=replace_results, option="--results",
+                                    replace_option="--replace-results")
+    if refused:
+        raise HvlabError(refused)
     if inventory_path is None:
         _vlab_up(list(LAB))
         inventory_path = inventory.inventory_path().parent
@@ -87,7 +97,7 @@ def up(inventory_path: Path | None, profile: str | None, repeats: int | None, re
     extra: dict[str, object] = {"compare_profile": profile or "full"}
     if repeats is not None:
         extra["compare_repeats"] = repeats
-    results = (results_dir or pipeline.results_dir_for()).resolve()
+    extra["compare_replace_results"] = replace_results
     started = time.monotonic()
     try:
         stages = pipeline.run(inventory_path, results, extra, _progress)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hvlab import paths
 from hvlab.errors import HvlabError
+from hvlab.results_guard import LOG_FILE, STAGES_FILE
 
 PLAYBOOKS = ("site.yml", "compare.yml")
 _PLAY_RE = re.compile(r"^PLAY \[(?P<name>.*)\] \**$")
@@ -80,7 +81,7 @@ def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], 
     results_dir.mkdir(parents=True, exist_ok=True)
     cmd = playbook_command(inventory_path, *PLAYBOOKS)
     cmd += ["-e", json.dumps({"compare_results_dir": str(results_dir), **extra_vars})]
-    log_path = results_dir / "ansible.log"
+    log_path = results_dir / LOG_FILE
     say(f"running {' + '.join(PLAYBOOKS)} on {inventory_path}; full log: {log_path}")
     clock = StageClock()
     # Line-buffered, so `tail -f` on the log follows the run as it goes.
@@ -92,7 +93,7 @@ def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], 
         follow(proc.stdout, clock, say, log.write)
         returncode = proc.wait()
     clock.enter(None, time.monotonic())
-    (results_dir / "stages.json").write_text(json.dumps(clock.stages, indent=2) + "\n", encoding="utf-8")
+    (results_dir / STAGES_FILE).write_text(json.dumps(clock.stages, indent=2) + "\n", encoding="utf-8")
     if returncode != 0:
         raise HvlabError(f"the playbooks failed (exit {returncode}); see {log_path}")
     return clock.stages

@@ -348,7 +348,7 @@ def test_up_on_a_real_lab_writes_the_report_and_says_the_warnings(monkeypatch: p
     result = invoke("up", "-i", str(tmp_path / "hosts.yml"), "--repeats", "2", "--results", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert calls == [(tmp_path / "hosts.yml", (tmp_path / "r").resolve(),
-                      {"compare_profile": "full", "compare_repeats": 2})]
+                      {"compare_profile": "full", "compare_repeats": 2, "compare_replace_results": False})]
     assert result.stdout.strip() == str((tmp_path / "r" / "report.html").resolve())
     assert (tmp_path / "r" / "report.md").exists()
     assert "warning: cpu g1: fewer than 3 repeats: no interval can be given" in result.stderr
@@ -368,6 +368,54 @@ def test_up_that_fails_midway_still_reports_what_was_recorded(monkeypatch: pytes
     assert (tmp_path / "r" / "report.html").exists()
     assert "problem: runs/xen__g1__cpu__r5.json: missing" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("hvlab: the playbooks failed (exit 2)")
+
+
+def results_with_files(directory: Path, lab_json: str) -> dict[str, str]:
+    """directory holding lab.json, a run and a note; returns what each file holds."""
+    (directory / "runs").mkdir(parents=True)
+    files = {"lab.json": lab_json, "runs/kvm__g1__cpu__r1.json": '{"mine": true}', "notes.txt": "mine"}
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return files
+
+
+def contents(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): p.read_text() for p in directory.rglob("*") if p.is_file()}
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+@pytest.mark.parametrize(("lab_json", "replace", "needles"), [
+    ('{"note": "hvlab.lab/1"}', True, ["--results", "is not an hvlab results directory"]),
+    (json.dumps({"schema": "hvlab.lab/1", "created": "2024-06-01T10:00:00Z"}), False,
+     ["--results", "holds an earlier comparison", "--replace-results"]),
+], ids=["not hvlab's", "earlier comparison"])
+def test_up_refuses_a_results_directory_before_anything_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                lab_json: str, replace: bool,
+                                                                needles: list[str]) -> None:
+    """Neither the playbooks nor the lab start, and the directory keeps every file as it was."""
+    monkeypatch.setattr(cli.pipeline, "run", lambda *_a: pytest.fail("the playbooks were started"))
+    monkeypatch.setattr(cli, "_vlab_up", lambda *_a: pytest.fail("the virtual lab was started"))
+    results = tmp_path / "r"
+    files = results_with_files(results, lab_json)
+    options = ["--replace-results"] if replace else []
+    assert_one_line_error(invoke("up", "--results", str(results), *options), *needles)
+    assert contents(results) == files
+
+
+def test_up_replaces_an_earlier_comparison_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    extras: list[dict[str, object]] = []
+
+    def fake_run(_inventory: Path, results: Path, extra: dict[str, object], _say: object) -> list[object]:
+        extras.append(extra)
+        write_results(results, repeats=2)
+        return []
+
+    monkeypatch.setattr(cli.pipeline, "run", fake_run)
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    results_with_files(tmp_path / "r", json.dumps({"schema": "hvlab.lab/1"}))
+    result = invoke("up", "-i", str(tmp_path / "hosts.yml"), "--results", str(tmp_path / "r"), "--replace-results")
+    assert result.exit_code == 0, result.output
+    assert extras == [{"compare_profile": "full", "compare_replace_results": True}]
 
 
 def test_down_on_a_real_lab_runs_the_teardown_playbook_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ probe reads this machine's /proc (read only). Bad input must fail before anythin
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,11 @@ from hvlab.report.load import load_results
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
+# The fixed path the role once used in world-writable /var/tmp: anyone could create it first.
+FIXED_REMOTE_DIR = Path("/var/tmp/hvlab-compare")
+# What the role creates instead, one per host and guest; the cleanup names each in its output.
+CREATED_REMOTE_DIR = re.compile(r"/var/tmp/hvlab-compare\.\w{8}\b")
+EARLIER_LAB = {"schema": "hvlab.lab/1", "created": "2024-06-01T10:00:00Z", "profile": "quick"}
 SPEC = {"name": "web1", "vcpus": 1, "memory_mib": 512, "disk_gib": 4, "xen_type": "pvh", "cpu_pinning": None,
         "network": None}
 
@@ -75,12 +82,15 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
         pytest.skip("the role runs its scripts with /usr/bin/python3 >= 3.11")
     tmp_path = tmp_path_factory.mktemp("compare")
     results = tmp_path / "results"
+    # An earlier comparison, replaced on request; a file beside it stays.
     results.mkdir()
+    (results / "lab.json").write_text(json.dumps(EARLIER_LAB))
     (results / "runs").mkdir()
     (results / "runs" / "stale.json").write_text("{}")
     (results / "keep.txt").write_text("not the role's")
     proc = run_compare(tmp_path, {"compare_repeats": 2, "compare_workloads": ["cpu", "memory"],
-                                  "compare_results_dir": str(results), "compare_install_packages": False})
+                                  "compare_results_dir": str(results), "compare_install_packages": False,
+                                  "compare_replace_results": True})
     return proc, results
 
 
@@ -231,7 +241,105 @@ def test_tools_that_are_there_are_not_installed_again(tmp_path: Path) -> None:
 
 
 def test_nothing_left_behind(compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    assert not Path("/var/tmp/hvlab-compare").exists()
+    """One new directory per host and guest (all four are this machine: the names differ), all removed."""
+    proc, _ = compared
+    created = set(CREATED_REMOTE_DIR.findall(proc.stdout))
+    assert len(created) == 4, proc.stdout[-3000:]
+    assert [path for path in created if os.path.lexists(path)] == []
+    assert not FIXED_REMOTE_DIR.exists()
+
+
+def tree_state(path: Path) -> dict[str, tuple[object, ...]]:
+    """Mode, owner, mtime and content (or link target) of path and everything below it, links not followed."""
+    paths = [path, *sorted(path.rglob("*"))] if path.is_dir() and not path.is_symlink() else [path]
+    state: dict[str, tuple[object, ...]] = {}
+    for entry in paths:
+        stat = entry.lstat()
+        content = (os.readlink(entry) if entry.is_symlink() else entry.read_bytes() if entry.is_file() else None)
+        state[str(entry)] = (stat.st_mode, stat.st_uid, stat.st_gid, stat.st_mtime_ns, content)
+    return state
+
+
+# Run by the role as /usr/bin/python3 SCRIPT: proof that a planted script ran.
+PLANTED_SCRIPT = "open({marker!r}, 'w').write('the planted script ran')\n"
+
+
+@pytest.mark.parametrize("planted", ["directory", "symlink"])
+def test_a_planted_fixed_directory_is_never_used_and_left_as_it_was(tmp_path: Path, planted: str) -> None:
+    """Someone else made /var/tmp/hvlab-compare first: their directory (with scripts), or a link to /etc."""
+    if os.path.lexists(FIXED_REMOTE_DIR):
+        pytest.skip(f"{FIXED_REMOTE_DIR} exists on this machine already; it is not this test's to replace")
+    marker = tmp_path / "planted-script-ran"
+    target = tmp_path / "etc"
+    target.mkdir()
+    (target / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    try:
+        if planted == "directory":
+            FIXED_REMOTE_DIR.mkdir()
+            for script in ("hvlab_workload.py", "hvlab_probe_guest.py", "hvlab_probe_host.py"):
+                (FIXED_REMOTE_DIR / script).write_text(PLANTED_SCRIPT.format(marker=str(marker)))
+                os.chown(FIXED_REMOTE_DIR / script, 65534, 65534)
+            FIXED_REMOTE_DIR.chmod(0o777)
+            os.chown(FIXED_REMOTE_DIR, 65534, 65534)
+        else:
+            FIXED_REMOTE_DIR.symlink_to(target)
+        before = tree_state(FIXED_REMOTE_DIR) | tree_state(target)
+        proc = run_compare(tmp_path, {"compare_repeats": 1, "compare_workloads": ["cpu"], "compare_boot_time": False,
+                                      "compare_results_dir": str(tmp_path / "results"),
+                                      "compare_install_packages": False})
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert os.path.lexists(FIXED_REMOTE_DIR), "the planted path was removed"
+        assert tree_state(FIXED_REMOTE_DIR) | tree_state(target) == before
+        assert not marker.exists()
+        assert json.loads((tmp_path / "results" / "runs" / "kvm__web1__cpu__r1.json").read_text())["status"] == "ok"
+    finally:
+        if FIXED_REMOTE_DIR.is_symlink():
+            FIXED_REMOTE_DIR.unlink()
+        elif FIXED_REMOTE_DIR.exists():
+            shutil.rmtree(FIXED_REMOTE_DIR)
+
+
+def earlier_results(tmp_path: Path, lab_json: str | None) -> Path:
+    """A results directory holding files of its own: runs/ and a note, lab_json as its lab.json."""
+    results = tmp_path / "results"
+    (results / "runs").mkdir(parents=True)
+    (results / "runs" / "kvm__web1__cpu__r1.json").write_text('{"mine": true}')
+    (results / "notes.txt").write_text("not hvlab's")
+    if lab_json is not None:
+        (results / "lab.json").write_text(lab_json)
+    return results
+
+
+@pytest.mark.parametrize("lab_json", [
+    None,
+    '{"note": "like hvlab.lab/1", "schema": "mine/1"}',
+    'schema: hvlab.lab/1',  # YAML, not JSON
+    '["hvlab.lab/1"]',
+], ids=["no lab.json", "another schema", "not JSON", "not an object"])
+def test_a_directory_that_is_not_hvlab_s_is_refused_before_anything_changes(tmp_path: Path,
+                                                                             lab_json: str | None) -> None:
+    """Even with compare_replace_results: only hvlab's own results directory is ever emptied."""
+    results = earlier_results(tmp_path, lab_json)
+    before = tree_state(results)
+    proc = run_compare(tmp_path, {"compare_repeats": 1, "compare_workloads": ["cpu"], "compare_boot_time": False,
+                                  "compare_results_dir": str(results), "compare_install_packages": False,
+                                  "compare_replace_results": True})
+    assert proc.returncode != 0
+    message = " ".join((proc.stdout + proc.stderr).split())
+    assert f"compare_results_dir {results} holds files and is not an hvlab results directory" in message
+    assert tree_state(results) == before
+    assert "TASK [compare : Create a private scripts directory" not in proc.stdout
+
+
+def test_an_earlier_comparison_is_kept_unless_compare_replace_results(tmp_path: Path) -> None:
+    results = earlier_results(tmp_path, json.dumps(EARLIER_LAB))
+    before = tree_state(results)
+    proc = run_compare(tmp_path, {"compare_repeats": 1, "compare_workloads": ["cpu"], "compare_boot_time": False,
+                                  "compare_results_dir": str(results), "compare_install_packages": False})
+    assert proc.returncode != 0
+    message = " ".join((proc.stdout + proc.stderr).split())
+    assert f"compare_results_dir {results} holds an earlier comparison: compare_replace_results: true" in message
+    assert tree_state(results) == before
 
 
 @pytest.mark.parametrize(("variables", "message"), [
