@@ -13,7 +13,7 @@ description:
     (C(/sys/firmware/efi) and the C(SecureBoot) EFI variable); changes nothing.
   - Debian's Xen is not signed for shim, so with Secure Boot on GRUB refuses to load it;
     the xen_host role reads this before any change to refuse such a host.
-version_added: "0.2.0"
+version_added: "0.1.0"
 author:
   - hvlab
 options: {}
@@ -23,7 +23,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Read the firmware mode
-  firmware_facts:
+  hvlab.lab.firmware_facts:
   register: firmware
 """
 

@@ -86,24 +86,24 @@ requirements:
 
 EXAMPLES = r"""
 - name: Start a guest from its xl config
-  xl_domain:
+  hvlab.lab.xl_domain:
     name: web1
     config: /etc/xen/hvlab/web1.cfg
 
 - name: Apply a changed config by recreating the guest
-  xl_domain:
+  hvlab.lab.xl_domain:
     name: web1
     config: /etc/xen/hvlab/web1.cfg
     recreate: true
 
 - name: Create a guest paused (its vCPUs start with `xl unpause web1`)
-  xl_domain:
+  hvlab.lab.xl_domain:
     name: web1
     config: /etc/xen/hvlab/web1.cfg
     paused: true
 
 - name: Remove the guest (its disk and config file stay)
-  xl_domain:
+  hvlab.lab.xl_domain:
     name: web1
     config: /etc/xen/hvlab/web1.cfg
     state: absent

@@ -1,7 +1,8 @@
 """roles/guests templates render one spec entry safely, with plain Jinja2 (no Ansible run).
 
 The environment mimics Ansible's template module (trim_blocks, no autoescape) and loads
-hvlab's own filters from plugins/filter/hvlab_spec.py, the same code Ansible uses. Hostile
+hvlab's own filters from plugins/filter/hvlab_spec.py, the same code Ansible uses, under
+their FQCNs (hvlab.lab.*) as the templates name them. Hostile
 input is either refused by the spec model before rendering (names) or, for host variables
 such as paths and kernel command lines, XML-escaped (libvirt) or refused (xl).
 """
@@ -27,7 +28,9 @@ HOSTILE = ["we<b", "we'b", 'we"b', "we&b", "we\nb", "we\r\nb", "we\tb", "../web"
 
 
 def _load_filters() -> dict[str, Any]:
-    return load_plugin("plugins/filter/hvlab_spec.py", "hvlab_filter_for_templates").FilterModule().filters()
+    """The filters under the names the templates use: their FQCNs in the hvlab.lab collection."""
+    filters = load_plugin("plugins/filter/hvlab_spec.py", "hvlab_filter_for_templates").FilterModule().filters()
+    return {f"hvlab.lab.{name}": function for name, function in filters.items()}
 
 
 def _bool(value: object) -> bool:
