@@ -25,6 +25,9 @@ Filters:
       cloud-init's instance-id for a seed, new whenever its content changes (hvlab.seed).
   hvlab_uuid(value, what="uuid")
       value unchanged if it is a lower-case 8-4-4-4-12 UUID, else an error.
+  hvlab_host_dir_problem(path)
+      "" when path may be a directory hvlab creates on a host, else why not: absolute,
+      normalised, and not one of the system directories (the one list: hvlab.hostdirs).
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
 """
 
@@ -36,12 +39,13 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from hvlab import ownership, seed, spec
+    from hvlab import hostdirs, ownership, seed, spec
     from hvlab.errors import HvlabError
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
     ownership = None  # type: ignore[assignment]
     seed = None  # type: ignore[assignment]
+    hostdirs = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -128,6 +132,11 @@ def hvlab_seed_instance_id(name: str, user_data: str, network_config: str) -> st
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def hvlab_host_dir_problem(path: object) -> str:
+    _spec_module()
+    return str(hostdirs.host_dir_problem(path))
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -142,4 +151,5 @@ class FilterModule:
             "hvlab_seed_instance_id": hvlab_seed_instance_id,
             "hvlab_libvirt_ownership": hvlab_libvirt_ownership,
             "hvlab_libvirt_owned": hvlab_libvirt_owned,
+            "hvlab_host_dir_problem": hvlab_host_dir_problem,
         }
