@@ -28,6 +28,9 @@ Filters:
   hvlab_results_refusal(path, replace)
       "" when the compare role may write its records in the controller directory path, else
       why not (hvlab.results_guard, the check `hvlab up --results` makes); reads the directory.
+  hvlab_host_dir_problem(path)
+      "" when path may be a directory hvlab creates on a host, else why not: absolute,
+      normalised, and not one of the system directories (the one list: hvlab.hostdirs).
 Every problem is raised as AnsibleFilterError carrying HvlabError's one-line text.
 """
 
@@ -40,13 +43,14 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from hvlab import ownership, results_guard, seed, spec
+    from hvlab import hostdirs, ownership, results_guard, seed, spec
     from hvlab.errors import HvlabError
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
     ownership = None  # type: ignore[assignment]
     results_guard = None  # type: ignore[assignment]
     seed = None  # type: ignore[assignment]
+    hostdirs = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -140,6 +144,11 @@ def hvlab_results_refusal(path: str, replace: bool) -> str:
                                      ignored=results_guard.UP_FILES))
 
 
+def hvlab_host_dir_problem(path: object) -> str:
+    _spec_module()
+    return str(hostdirs.host_dir_problem(path))
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -155,4 +164,5 @@ class FilterModule:
             "hvlab_libvirt_ownership": hvlab_libvirt_ownership,
             "hvlab_libvirt_owned": hvlab_libvirt_owned,
             "hvlab_results_refusal": hvlab_results_refusal,
+            "hvlab_host_dir_problem": hvlab_host_dir_problem,
         }

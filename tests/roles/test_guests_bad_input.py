@@ -102,6 +102,13 @@ VARIABLE_CASES = {
     "a key with a newline": ({"guests_ssh_public_keys": [KEY + "\nssh-rsa AAAA evil"]}, "guests_ssh_public_keys"),
     "kernel arg with a quote": ({"guests_kernel_args": ['init="/bin/sh"']}, "guests_kernel_args"),
     "guests_dir with ..": ({"guests_dir": "/var/lib/../../etc"}, "guests_dir"),
+    # system directories and paths that are not written the one way (see hvlab.hostdirs)
+    "guests_dir a system directory (/var/lib)": ({"guests_dir": "/var/lib"},
+                                                 "guests_dir /var/lib is a system directory"),
+    "guests_dir /home": ({"guests_dir": "/home"}, "guests_dir /home is a system directory"),
+    "guests_dir with a trailing slash": ({"guests_dir": "/var/lib/hvlab/guests/"}, "guests_dir"),
+    "guests_dir with //": ({"guests_dir": "/var//lib/hvlab"}, "guests_dir"),
+    "guests_dir with /./": ({"guests_dir": "/var/lib/./hvlab"}, "guests_dir"),
     "guests_dir ending in a newline": ({"guests_dir": "/var/lib/hvlab\n"}, "guests_dir"),
     "a key ending in a newline": ({"guests_ssh_public_keys": [KEY + "\n"]}, "guests_ssh_public_keys"),
     "root as guest user": ({"guests_user": "root"}, "guests_user"),
@@ -229,6 +236,61 @@ def test_bad_image_input_is_rejected(tmp_path: Path, variables: dict[str, object
     assert result.returncode != 0, out
     assert named in out
     assert FIRST_HOST_TASK not in result.stdout
+
+
+IMAGE_DIR_CASES = {
+    "/tmp (its sticky bit would go)": ("/tmp", "is a system directory"),
+    "/var/tmp": ("/var/tmp", "is a system directory"),
+    "/": ("/", "is a system directory"),
+    "/etc": ("/etc", "is a system directory"),
+    "/var/lib": ("/var/lib", "is a system directory"),
+    "a path with ..": ("/var/lib/hvlab/../../../etc", "guest_image_host_dir"),
+    "a path with /./": ("/var/lib/hvlab/./guest-image", "guest_image_host_dir"),
+    "a path with //": ("/var/lib//hvlab/guest-image", "guest_image_host_dir"),
+    "a trailing slash": ("/var/lib/hvlab/guest-image/", "guest_image_host_dir"),
+    "a relative path": ("var/lib/hvlab/guest-image", "guest_image_host_dir"),
+}
+
+
+@pytest.mark.parametrize(("host_dir", "message"), IMAGE_DIR_CASES.values(), ids=IMAGE_DIR_CASES.keys())
+def test_image_host_dir_must_be_a_dedicated_directory(tmp_path: Path, host_dir: str, message: str) -> None:
+    image = tmp_path / "image.qcow2"
+    image.write_bytes(b"an image")
+    result = run_image(tmp_path, {"guest_image_source": "file", "guest_image_file": str(image),
+                                  "guest_image_host_dir": host_dir})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "guest_image_host_dir" in out and message in out, out[-3000:]
+    assert "TASK [guest_image : Checksum the image" not in result.stdout, "refused before anything else"
+    assert FIRST_HOST_TASK not in result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+def test_an_existing_image_directory_is_used_as_it_is(tmp_path: Path) -> None:
+    """A directory hvlab did not create keeps its mode and owner: no task sets them."""
+    image = tmp_path / "image.qcow2"
+    image.write_bytes(b"an image")
+    host_dir = tmp_path / "admin-made"
+    host_dir.mkdir(mode=0o750)
+    host_dir.chmod(0o750)
+    result = run_image(tmp_path, {"guest_image_source": "file", "guest_image_file": str(image),
+                                  "guest_image_host_dir": str(host_dir)})
+    assert "TASK [guest_image : Copy the image files to the host]" in result.stdout, result.stdout[-3000:]
+    # the creating task is skipped (or gone): in check mode a mode to set would show as changed
+    create = result.stdout.split("TASK [guest_image : Create the image directory", 1)
+    if len(create) == 2:
+        assert "changed:" not in create[1].split("TASK [", 1)[0], create[1][:1000]
+    assert host_dir.stat().st_mode & 0o7777 == 0o750
+
+
+def test_a_new_image_directory_is_created_with_its_mode(tmp_path: Path) -> None:
+    image = tmp_path / "image.qcow2"
+    image.write_bytes(b"an image")
+    result = run_image(tmp_path, {"guest_image_source": "file", "guest_image_file": str(image),
+                                  "guest_image_host_dir": str(tmp_path / "new" / "images")})
+    create = result.stdout.split("TASK [guest_image : Create the image directory", 1)
+    assert len(create) == 2, result.stdout[-3000:]
+    assert "changed: [localhost]" in create[1].split("TASK [", 1)[0]
 
 
 def test_hosts_with_different_guest_specs_are_refused_before_any_role(tmp_path: Path) -> None:

@@ -32,6 +32,14 @@ CASES = {
     "host bridge name over 15 chars": ({"kvm_host_bridge_name": "br-much-too-long-0"}, "kvm_host_bridge_name"),
     "network name with markup": ({"kvm_host_network_name": "x'/><evil"}, "kvm_host_network_name"),
     "pool name with a space": ({"kvm_host_pool_name": "my pool"}, "kvm_host_pool_name"),
+    # existing system directories would be chmodded 0711 and chowned (see hvlab.hostdirs)
+    "pool path /": ({"kvm_host_pool_path": "/"}, "kvm_host_pool_path / is a system directory"),
+    "pool path /home": ({"kvm_host_pool_path": "/home"}, "kvm_host_pool_path /home is a system directory"),
+    "pool path /var/lib/libvirt/images": ({"kvm_host_pool_path": "/var/lib/libvirt/images"},
+                                          "is a system directory"),
+    "pool path with ..": ({"kvm_host_pool_path": "/var/lib/hvlab/../../../etc"}, "kvm_host_pool_path"),
+    "pool path with a trailing slash": ({"kvm_host_pool_path": "/var/lib/hvlab/images/"}, "kvm_host_pool_path"),
+    "pool path with //": ({"kvm_host_pool_path": "//var/lib/hvlab"}, "kvm_host_pool_path"),
 }
 
 

@@ -11,13 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from role_runner import run_role_check
+from role_runner import ROOT, run_role_check
 
 FIRST_PREFLIGHT_TASK = "TASK [xen_host : Check the host is x86_64]"
 
 
-def run_role(tmp_path: Path, variables: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    return run_role_check("xen_host", tmp_path, variables)
+def run_role(tmp_path: Path, variables: dict[str, object],
+             commands: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_role_check("xen_host", tmp_path, variables, commands=commands)
 
 
 CASES = {
@@ -71,3 +72,111 @@ def test_good_input_passes_validation(tmp_path: Path) -> None:
                                  "xen_host_dom0_kernel_args": ["console=hvc0", "a_b.c,d:e=f+g/h@i%j-k"]})
     assert FIRST_PREFLIGHT_TASK in result.stdout or "Xen is not packaged" in result.stdout, result.stdout
     assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+# --- the guest bridge never takes over an interface hvlab did not make ----------------------
+
+ROLE_VARS = ROOT / "roles" / "xen_host" / "vars" / "main.yml"
+BRIDGE_TEMPLATE = ROOT / "roles" / "xen_host" / "templates" / "etc" / "systemd" / "network"
+BRIDGE_TEMPLATE = BRIDGE_TEMPLATE / "10-xen-host-bridge.netdev.j2"
+
+
+def hvlab_netdev(name: str) -> str:
+    """The .netdev file hvlab writes for its bridge `name`, with its mark."""
+    return f"# Ansible managed\n# hvlab-owner: xen_host bridge {name}\n[NetDev]\nName={name}\nKind=bridge\n"
+
+
+def fake_host_net(tmp_path: Path, name: str, *, bridge: bool, netdev: str | None) -> dict[str, str]:
+    """A /sys/class/net with the interface `name` (a bridge or not), and a networkd directory."""
+    sys_net = tmp_path / "sys" / "class" / "net"
+    (sys_net / name).mkdir(parents=True)
+    if bridge:
+        (sys_net / name / "bridge").mkdir()
+    networkd = tmp_path / "networkd"
+    networkd.mkdir()
+    if netdev is not None:
+        (networkd / f"10-xen-host-{name}.netdev").write_text(netdev)
+    return {"__xen_host_sys_class_net": str(sys_net), "__xen_host_networkd_dir": str(networkd)}
+
+
+def assert_bridge_refused(result: subprocess.CompletedProcess[str], name: str) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert f"xen_host_bridge_name {name} is an interface of this host that hvlab did not make" in out, out[-3000:]
+    assert FIRST_PREFLIGHT_TASK not in result.stdout
+    assert "Define the guest bridge" not in result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+def test_a_bridge_name_of_an_existing_interface_is_refused(tmp_path: Path) -> None:
+    """lo exists on every host: a networkd file matching it would take its addresses."""
+    assert_bridge_refused(run_role(tmp_path, {"xen_host_bridge_name": "lo"}), "lo")
+
+
+def test_an_existing_bridge_without_hvlab_s_netdev_is_refused(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {"xen_host_bridge_name": "br9",
+                                 **fake_host_net(tmp_path, "br9", bridge=True, netdev=None)})
+    assert_bridge_refused(result, "br9")
+
+
+def test_an_existing_bridge_whose_netdev_only_mentions_hvlab_is_refused(tmp_path: Path) -> None:
+    netdev = "# not hvlab-owner: xen_host bridge br9 (copied)\n[NetDev]\nName=br9\nKind=bridge\n"
+    result = run_role(tmp_path, {"xen_host_bridge_name": "br9",
+                                 **fake_host_net(tmp_path, "br9", bridge=True, netdev=netdev)})
+    assert_bridge_refused(result, "br9")
+
+
+def test_an_interface_that_is_not_a_bridge_is_refused_even_with_hvlab_s_netdev(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {"xen_host_bridge_name": "br9",
+                                 **fake_host_net(tmp_path, "br9", bridge=False, netdev=hvlab_netdev("br9"))})
+    assert_bridge_refused(result, "br9")
+
+
+def test_hvlab_s_own_bridge_is_used_again(tmp_path: Path) -> None:
+    # the mark the fake file carries is the one the role writes
+    assert "# {{ __xen_host_bridge_mark }} {{ xen_host_bridge_name }}\n" in BRIDGE_TEMPLATE.read_text()
+    assert '__xen_host_bridge_mark: "hvlab-owner: xen_host bridge"' in ROLE_VARS.read_text()
+    result = run_role(tmp_path, {"xen_host_bridge_name": "br9",
+                                 **fake_host_net(tmp_path, "br9", bridge=True, netdev=hvlab_netdev("br9"))})
+    assert "is an interface of this host that hvlab did not make" not in result.stdout + result.stderr
+    assert FIRST_PREFLIGHT_TASK in result.stdout, result.stdout[-3000:]
+
+
+# --- GRUB must be able to clear grub-reboot's one-shot entry --------------------------------
+
+BOOT_ENV_CASES = {
+    "LVM": ("/dev/mapper/vg0-root ext4", "device-mapper"),
+    "device-mapper node": ("/dev/dm-0 xfs", "device-mapper"),
+    "md RAID": ("/dev/md0 ext4", "md RAID"),
+    "md RAID by name": ("/dev/md/boot ext4", "md RAID"),
+    "btrfs": ("/dev/sda2[/@/boot] btrfs", "btrfs"),
+    "zfs": ("bpool/BOOT/debian zfs", "zfs"),
+}
+
+
+def findmnt(line: str) -> dict[str, str]:
+    """A stand-in for findmnt that says /boot/grub is on `line` (SOURCE FSTYPE)."""
+    return {"findmnt": f"echo '{line}'"}
+
+
+@pytest.mark.parametrize(("line", "why"), BOOT_ENV_CASES.values(), ids=BOOT_ENV_CASES.keys())
+def test_boot_where_grub_cannot_write_its_environment_is_refused(tmp_path: Path, line: str, why: str) -> None:
+    result = run_role(tmp_path, {}, commands=findmnt(line))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "cannot write its environment block there" in out and why in out, out[-3000:]
+    assert "xen_host_boot_env_ok" in out
+    assert FIRST_PREFLIGHT_TASK not in result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+def test_boot_env_ok_lets_a_user_who_knows_better_go_on(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {"xen_host_boot_env_ok": True}, commands=findmnt("/dev/mapper/vg0-root ext4"))
+    assert "cannot write its environment block there" not in result.stdout + result.stderr
+    assert FIRST_PREFLIGHT_TASK in result.stdout, result.stdout[-3000:]
+
+
+def test_boot_on_a_plain_partition_passes(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {}, commands=findmnt("/dev/sda1 ext4"))
+    assert "cannot write its environment block there" not in result.stdout + result.stderr
+    assert FIRST_PREFLIGHT_TASK in result.stdout, result.stdout[-3000:]
