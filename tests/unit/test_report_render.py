@@ -243,7 +243,7 @@ NETWORK_XEN = (111.3, 112.2, 79.9, 60.8, 56.9)
 
 
 def write_network(root: Path, kvm: tuple[float, ...] = NETWORK_KVM, xen: tuple[float, ...] = NETWORK_XEN) -> Path:
-    write_results(root, with_failure=False)
+    write_results(root, repeats=max(len(kvm), len(xen)), with_failure=False)
     for stack, values in (("kvm", kvm), ("xen", xen)):
         for repeat, value in enumerate(values, 1):
             write_json(root / "runs" / f"{stack}__g1__network__r{repeat}.json",
@@ -304,6 +304,15 @@ def test_the_stalled_run_is_flagged_in_chart_tables_and_summary_json(tmp_path: P
     assert round(item["kvm"]["geomean"], 1) == 64.3 and round(item["xen"]["geomean"], 1) == 80.8
     assert item["kvm"]["median"] == 125.0 and item["kvm"]["noisy"] is True
     assert "outlier" in markdown_of(tmp_path) and "| 10.40 (r2) |" in markdown_of(tmp_path)
+
+
+def test_three_repeats_are_enough_to_flag_a_stalled_run(tmp_path: Path) -> None:
+    written = write_report(write_network(tmp_path, NETWORK_KVM[:3], NETWORK_XEN[:3]), tmp_path / "out")
+    network = re.search(r'id="w-network">(.*?)</section>', written.html.read_text(), re.DOTALL).group(1)
+    assert network.count('class="repeat outlier"') == 1 and "10.40 in repeat 2, an outlier" in network
+    assert table_rows(network)[1][-1] == "10.40 (r2)" and table_rows(network)[2][-1] == "0"
+    assert json.loads(written.summary.read_text())["outlier_runs"] == 1
+    assert written.problems == []
 
 
 def test_a_spread_that_makes_the_interval_meaningless_is_said_in_the_reading(tmp_path: Path) -> None:
