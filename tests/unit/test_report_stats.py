@@ -104,17 +104,39 @@ def test_coefficient_of_variation_and_noise() -> None:
 
 
 def test_the_stalled_network_run_is_the_only_outlier() -> None:
-    # ln values: Q1 = ln 51.3, Q3 = ln 127.9, IQR = 0.913; the lower fence is 13.0 Mbit/s.
+    # KVM's median is 125.0: 10.4 is below 125.0 / 3 = 41.7, 51.3 is not. Xen's median 79.9 keeps all.
     assert outliers(NETWORK_KVM) == (1,)
     assert outliers(NETWORK_XEN) == ()
+    assert summarize(NETWORK_KVM).outliers == (1,)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("values", "expected"), [
-    ([100.0, 100.0, 100.0, 100.0, 400.0], (4,)),      # far above: as far out on a log scale as 25 below
-    ([100.0, 100.0, 100.0, 100.0, 25.0], (4,)),
-    ([100.0, 100.0, 100.0, 100.0, 102.0], ()),        # IQR 0, but 2 % is within the factor 1.25 floor
-    ([100.0, 100.0, 100.0, 100.0, 130.0], (4,)),      # beyond the floor
-    ([100.0, 100.0, 10.0], ()),                       # fewer than 4 runs: no quartiles to judge by
+    ([127.9, 10.4, 125.0], (1,)),                     # three runs are enough to judge by
+    ([127.9, 125.0, 128.7, 10.4], (3,)),
+    ([100.0, 100.0, 100.0, 100.0, 301.0], (4,)),      # above: three times too fast is as far out
+    ([100.0, 100.0, 100.0, 100.0, 33.0], (4,)),
+    ([100.0, 100.0, 100.0, 100.0, 34.0], ()),         # within the factor: noise, left to the CV
+    ([100.0, 100.0, 100.0, 100.0, 299.0], ()),
+    ([100.0, 300.0, 33.4], ()),                       # the median is the middle run, each end within 3x
+    ([10.0, 10.0, 100.0, 100.0, 100.0], (0, 1)),      # two broken runs of five
+    ([100.0, 10.0], ()),                              # two runs: no majority to judge by
 ])
 def test_outlier_rule(values: list[float], expected: tuple[int, ...]) -> None:
     assert outliers(values) == expected
+
+
+def test_the_ratio_of_geometric_means_is_the_geometric_mean_of_the_ratios() -> None:
+    """Why the tables show geometric means: pairing each KVM repeat with a Xen repeat, in any order,
+    gives per-pair ratios whose geometric mean is the table's ratio; arithmetic means do not agree."""
+    pairs = [k / x for k, x in zip(NETWORK_KVM, NETWORK_XEN, strict=True)]
+    shuffled = [k / x for k, x in zip(NETWORK_KVM, reversed(NETWORK_XEN), strict=True)]
+    estimate = ratio(NETWORK_KVM, NETWORK_XEN).estimate
+    assert estimate == pytest.approx(statistics.geometric_mean(pairs)) == pytest.approx(
+        statistics.geometric_mean(shuffled))
+    assert ratio(NETWORK_XEN, NETWORK_KVM).estimate == pytest.approx(1 / estimate)  # type: ignore[operator]
+    # Arithmetic means: the ratio of the means (1.053, "KVM higher") is neither the mean of the per-pair
+    # ratios (1.165) nor does that mean survive another pairing (1.118).
+    arithmetic = statistics.fmean(NETWORK_KVM) / statistics.fmean(NETWORK_XEN)
+    assert arithmetic == pytest.approx(1.053, abs=5e-4)
+    assert statistics.fmean(pairs) == pytest.approx(1.165, abs=5e-4)
+    assert statistics.fmean(shuffled) == pytest.approx(1.118, abs=5e-4)

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from hvlab.report import fmt
 from hvlab.report.compare import Comparison, Side
 from hvlab.report.model import STACK_LABELS
+from hvlab.report.stats import OUTLIER_FACTOR
 
 COLOURS = {"kvm": "#d9480f", "xen": "#1971c2"}
 DARK = {"kvm": "#a61e04", "xen": "#0b4f8a"}
@@ -111,16 +112,17 @@ def _bar(side: Side, guest: str, x: float, bar_w: float, y: Callable[[float], fl
         out.append(f'<line x1="{x - 6:.1f}" x2="{x + 6:.1f}" y1="{y(cap):.1f}" y2="{y(cap):.1f}" stroke="#212529" '
                    f'stroke-width="1.5"/>')
     spread = bar_w * 0.6 / max(len(values) - 1, 1)
-    for i, value in enumerate(values):
+    for i, (run, value) in enumerate(zip(side.measured, values, strict=True)):
         dot_x = x + (i - (len(values) - 1) / 2) * spread
+        what = f"{label} {guest}: {fmt.number(value)} in repeat {run.repeat}"
         if i in summary.outliers:
             out.append(f'<circle cx="{dot_x:.1f}" cy="{y(value):.1f}" r="5" fill="#fff" stroke="{FAILED}" '
-                       f'stroke-width="2.5" class="repeat outlier"><title>{label} {escape(guest)}: '
-                       f"{escape(fmt.number(value))}, an outlier</title></circle>")
+                       f'stroke-width="2.5" class="repeat outlier"><title>{escape(what)}, an outlier: more than '
+                       f"{OUTLIER_FACTOR:g} times off the median {escape(fmt.number(summary.median))}"
+                       "</title></circle>")
         else:
             out.append(f'<circle cx="{dot_x:.1f}" cy="{y(value):.1f}" r="3.5" fill="#fff" stroke="{DARK[side.stack]}" '
-                       f'stroke-width="1.5" class="repeat"><title>{label} {escape(guest)}: '
-                       f"{escape(fmt.number(value))}</title></circle>")
+                       f'stroke-width="1.5" class="repeat"><title>{escape(what)}</title></circle>')
     out.append(f'<text x="{x:.1f}" y="{y(summary.maximum) - 7:.1f}" text-anchor="middle" font-weight="600">'
                f"{escape(fmt.number(centre))}</text>")
     return out

@@ -46,7 +46,7 @@ def _side(side: Side) -> dict[str, Any]:
     summary = side.summary
     return {"n": len(side.values), "failed": len(side.failed), "values": side.values,
             **{key: getattr(summary, name) if summary else None for key, name in SIDE_STATISTICS.items()},
-            "noisy": side.noisy, "outliers": [r.file for r in side.outliers]}
+            "noisy": side.noisy, "outlier_count": len(side.outliers), "outliers": [r.file for r in side.outliers]}
 
 
 def _comparison(item: Comparison) -> dict[str, Any]:

@@ -17,18 +17,23 @@ freedom gives t = 12.7) and no interval is given at all.
 
 The tables therefore show each side's geometric mean, the figure the ratio divides. Its spread is
 given as the coefficient of variation (sample stdev / arithmetic mean), and single runs that do not
-belong with the others are flagged as outliers by Tukey's rule on the logarithms:
+belong with the others are flagged as outliers by one rule, a factor from the median of the side:
 
-    reach    = max(1.5 IQR, ln 1.25)                               (quartiles of the ln values)
-    outlier  <=>  ln v < Q1 - reach  or  ln v > Q3 + reach
+    outlier  <=>  v < median / OUTLIER_FACTOR  or  v > median * OUTLIER_FACTOR   (at least 3 runs)
 
-On the log scale a run ten times too slow and one ten times too fast are equally far out, as for
-the ratio. The floor keeps runs within 25 % of the quartiles in: when most repeats agree to a
-fraction of a percent (IQR near 0), a run 2 % off is not a broken measurement. Quartiles need at
-least OUTLIER_MIN_RUNS values, so fewer are never flagged. An outlier is flagged, never dropped:
-removing it would change the statistic behind the reader's back. When either side's CV exceeds
-NOISY_CV, the repeats scatter too much for the log-normal model behind the interval, and the
-reading says so instead of naming a better stack.
+The rule is for a broken measurement (a stalled transfer, a guest paused by its host), not for
+noise: noise is what the CV measures. A working benchmark's repeats lie within some tens of percent
+of each other; even at NOISY_CV (25 %) a run 3 times off is more than four log-scale standard
+deviations out, so a flagged run is almost never a good one. A factor is symmetric on the log scale
+the ratio lives on (three times too fast is as far out as three times too slow). The median of 3 or
+more runs lies among the good runs whenever a single run is broken, so the rule works from the
+interval's minimum of 3 repeats on; Tukey's quartile fences do not: with 3 runs (sorted logs
+x1 <= x2 <= x3) their lower fence 1.25 x1 + 0.5 x2 - 0.75 x3 is never above x1, and with 4 or 5 runs
+the broken run widens the very interquartile range it is judged by. With 2 runs there is no majority to
+judge by and nothing is flagged. An outlier is flagged, never dropped: removing it would change the
+statistic behind the reader's back. When either side's CV exceeds NOISY_CV, the repeats scatter too
+much for the log-normal model behind the interval, and the reading says so instead of naming a
+better stack.
 
 Student's t quantile is computed here (incomplete beta function and bisection) rather than taken
 from scipy: Welch's degrees of freedom are not integers, so a printed table would not do.
@@ -42,14 +47,11 @@ from dataclasses import dataclass
 MIN_REPEATS = 3
 CONFIDENCE = 0.95
 FEW_REPEATS = f"fewer than {MIN_REPEATS} repeats: no interval can be given"
-OUTLIER_MIN_RUNS = 4
-OUTLIER_IQR = 1.5
-OUTLIER_MIN_FACTOR = 1.25
+OUTLIER_MIN_RUNS = 3
+OUTLIER_FACTOR = 3.0
 NOISY_CV = 0.25
-OUTLIER_RULE = (f"a run is an outlier when it lies more than {OUTLIER_IQR} interquartile ranges outside the "
-                f"quartiles of its side's runs on a log scale (Tukey's rule), and more than a factor "
-                f"{OUTLIER_MIN_FACTOR} beyond the nearer quartile; only with {OUTLIER_MIN_RUNS} runs or more; "
-                "outliers are flagged, never removed")
+OUTLIER_RULE = (f"a run is an outlier when it is more than {OUTLIER_FACTOR:g} times below or above the median of "
+                f"its stack's runs (with {OUTLIER_MIN_RUNS} runs or more); outliers are flagged, never removed")
 
 
 @dataclass(frozen=True)
@@ -98,14 +100,12 @@ def summarize(values: Sequence[float]) -> Summary | None:
 
 
 def outliers(values: Sequence[float]) -> tuple[int, ...]:
-    """Indices of the values outside Tukey's fences on a log scale (see the module doc); values > 0."""
+    """Indices of the values more than OUTLIER_FACTOR from their median (see the module doc); values > 0."""
     if len(values) < OUTLIER_MIN_RUNS:
         return ()
-    logs = [math.log(v) for v in values]
-    q1, _, q3 = statistics.quantiles(logs, n=4, method="inclusive")
-    reach = max(OUTLIER_IQR * (q3 - q1), math.log(OUTLIER_MIN_FACTOR))
-    low, high = q1 - reach, q3 + reach
-    return tuple(i for i, log in enumerate(logs) if not low <= log <= high)
+    middle = statistics.median(values)
+    low, high = middle / OUTLIER_FACTOR, middle * OUTLIER_FACTOR
+    return tuple(i for i, value in enumerate(values) if not low <= value <= high)
 
 
 def ratio(kvm: Sequence[float], xen: Sequence[float], confidence: float = CONFIDENCE) -> Ratio:

@@ -24,10 +24,13 @@ HOW_TO_READ = (
     f"of the two stacks' {GEOMEAN}s (the n-th root of the product of the n repeats): above 1 the KVM figure is "
     "higher, which is better for throughput and worse for a time (such as boot, in seconds). The tables show that "
     f"same {GEOMEAN} for each stack, so dividing the two gives the ratio; the arithmetic mean and the median are "
-    "in each workload's detail. Why the geometric mean: the question is \"how many times faster\", benchmark noise "
-    "is roughly proportional to the figure, and one run far below the others (a stall) pulls an arithmetic mean "
-    "much further than it pulls a geometric one. In the charts a bar is the geometric mean, each dot "
-    "one repeat and the whisker the range from the lowest to the highest repeat.",
+    "in each workload's detail. Why the geometric mean: the question is \"how many times faster\", and ratios of "
+    "geometric means are consistent: the ratio of the two geometric means is also the geometric mean of the "
+    "per-repeat KVM/Xen ratios, however the repeats are paired, where the ratio of two arithmetic means and the "
+    "mean of the ratios disagree. And no single run dominates: each repeat counts by its factor, a run twice the "
+    "others moves the geometric mean as much as one half the others, while an arithmetic mean is carried by its "
+    "largest runs. A broken run still moves it, which is why outliers are flagged (below). In the charts a bar is "
+    "the geometric mean, each dot one repeat and the whisker the range from the lowest to the highest repeat.",
     f"The {CONFIDENCE:.0%} interval comes from a Welch t-test on the logarithms of the repeats; when it lies "
     "entirely on one side of 1 the reading names the better stack, otherwise the difference is within the noise. "
     f"With fewer than {MIN_REPEATS} repeats on a side no interval is given.",
