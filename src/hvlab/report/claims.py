@@ -242,11 +242,11 @@ def judge_isolation(ev: Evidence) -> Verdict:
 def derive_thp(results: Results) -> Evidence | None:
     kvm = [h for h in results.hosts if h.stack == "kvm"]
     xen = [h for h in results.hosts if h.stack == "xen"]
+    if not kvm and not xen:
+        return None
     processes = [p for h in kvm for p in h.data.get("guest_processes") or [] if isinstance(p, Mapping)]
     huge = [p["anon_huge_kib"] for p in processes if isinstance(p.get("anon_huge_kib"), int)]
     domains = [d for h in xen for d in h.data.get("domains") or [] if isinstance(d, Mapping)]
-    if not kvm and not xen:
-        return None
     return Evidence({"anon_huge_kib": sum(huge) if huge else None,
                      "thp_enabled": kvm[0].data.get("thp_enabled") if kvm else None},
                     {"domains": len(domains) if xen and xen[0].data.get("domains") is not None else None},
@@ -301,9 +301,9 @@ def derive_isolation(results: Results) -> Evidence | None:
     kvm, xen = hosts.get("kvm"), hosts.get("xen")
     kvm_fact = (f"the host's Linux kernel {kvm.get('kernel')} with the kvm module; each guest is a QEMU process "
                 "under it") if kvm and kvm.get("kernel") else None
-    xen_fact = (f"the Xen hypervisor {fmt.dig(xen, 'xl_info', 'xen_version') or ''}; Dom0 (Linux "
-                f"{xen.get('kernel')}) is a privileged domain that runs the guests' back-ends").replace("  ", " ") \
-        if xen and xen.get("kernel") else None
+    version = fmt.dig(xen, "xl_info", "xen_version")
+    xen_fact = (f"the Xen hypervisor{f' {version}' if version else ''}; Dom0 (Linux {xen.get('kernel')}) is a "
+                "privileged domain that runs the guests' back-ends") if xen and xen.get("kernel") else None
     return Evidence({"highest_privilege": kvm_fact}, {"highest_privilege": xen_fact},
                     {"kvm": "no KVM host probed", "xen": "no Xen host probed"}, "probes/host__*.json")
 

@@ -24,7 +24,8 @@ h3 { margin-top: 32px; } h3 code { font-size: 0.9em; }
 .muted, .generated { color: var(--muted); }
 .verdict { font-weight: 600; } .verdict.held { color: #2b8a3e; } .verdict.not-held { color: #c92a2a; }
 .verdict.unmeasured { color: #e67700; } .verdict.facts { color: var(--muted); }
-.claim dt { font-weight: 600; } .claim pre { margin: 0; white-space: pre-wrap; }
+.claim dt { font-weight: 600; } .claim dd { overflow-wrap: anywhere; }
+.claim pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .banner { margin: 16px 0; padding: 12px 16px; border-radius: 6px; border-left: 6px solid; }
 .banner.emulated { background: #fff4e6; border-color: #e8590c; font-size: 17px; }
 .banner.problems { background: #fff5f5; border-color: #c92a2a; }
