@@ -19,7 +19,7 @@ HELD = "held"
 NOT_HELD = "did not hold"
 UNMEASURED = "could not be measured"
 FACTS = "facts only"
-NO_RECORD = "no claims experiment recorded; run `hvlab claims`"
+NO_RECORD = "no claims experiment recorded (the live claims experiments are not part of hvlab yet)"
 EMULATION_CAVEAT = "emulated lab (QEMU TCG): these figures are not hardware's"
 
 # Claim 1: a weight change "moves" a guest's rate when it changes it by more than SCHED_EFFECT,
