@@ -65,6 +65,8 @@ def summary_json(results: Results, report: Report) -> str:
         "lab": {key: lab.get(key) for key in ("created", "profile", "repeats", "image_sha256")} if results.lab
         else None,
         "emulated_hosts": report.emulated_hosts,
+        "claims": [{"id": c.claim.id, "claim": c.claim.text, "verdict": c.verdict, "why": c.why,
+                    "caveat": c.caveat, "source": c.source or None} for c in report.claims],
         "method": "KVM/Xen ratio of geometric means; Welch t-interval on the log values",
         "confidence": CONFIDENCE,
         "noisy_cv": NOISY_CV,

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from hvlab.errors import HvlabError
-from hvlab.report.model import STACKS, Probe, Problem, Results, Run
+from hvlab.report.claims import CLAIM_IDS
+from hvlab.report.model import STACKS, ClaimRecord, Probe, Problem, Results, Run
 
 LAB_SCHEMA = "hvlab.lab/1"
 RUN_SCHEMA = "hvlab.run/1"
 PROBE_SCHEMA = "hvlab.probe/1"
+CLAIM_SCHEMA = "hvlab.claim/1"
 RUN_STATUSES = ("ok", "failed")
 PROBE_KINDS = ("host", "guest")
 
@@ -88,6 +90,10 @@ def load_results(results_dir: Path) -> Results:
         probe = _load_probe(path, results_dir, results.problems)
         if probe is not None:
             (results.hosts if probe.kind == "host" else results.guests).append(probe)
+    for path in sorted((results_dir / "claims").glob("*.json")):
+        claim = _load_claim(path, results_dir, results.problems)
+        if claim is not None:
+            results.claims[claim.claim] = claim
     results.problems.extend(_consistency_problems(results))
     return results
 
@@ -198,6 +204,36 @@ def _load_probe(path: Path, results_dir: Path, problems: list[Problem]) -> Probe
     for error in errors if isinstance(errors, list) else []:
         problems.append(Problem(name, f"the probe could not collect: {error}"))
     return probe
+
+
+def _per_stack(fields: _Fields, key: str, kind: type) -> dict[str, Any]:
+    """An object keyed by stack whose values are all of kind; other keys or values are faults."""
+    raw = fields.get(key, dict, required=False) or {}
+    bad = [k for k, v in raw.items() if k not in STACKS or not isinstance(v, kind)]
+    if bad:
+        fields.faults.append(f"{key} must map {' or '.join(STACKS)} to {_kind_name(kind)}, "
+                             f"not {', '.join(map(repr, bad))}"[:200])
+    return {k: v for k, v in raw.items() if k not in bad}
+
+
+def _load_claim(path: Path, results_dir: Path, problems: list[Problem]) -> ClaimRecord | None:
+    """A claim experiment's record; one file per claim, named after it, like the run files."""
+    data = _read_object(path, results_dir, problems)
+    if data is None:
+        return None
+    name = path.relative_to(results_dir).as_posix()
+    fields = _Fields(data)
+    fields.schema(CLAIM_SCHEMA)
+    claim = fields.choice("claim", CLAIM_IDS)
+    record = ClaimRecord(file=name, claim=claim or "", evidence=_per_stack(fields, "evidence", dict),
+                         unmeasured=_per_stack(fields, "not_measured", str),
+                         collected=fields.get("collected", str, required=False))
+    if not fields.faults and name != f"claims/{record.claim}.json":
+        fields.faults.append(f"holds claim {record.claim}, which belongs in claims/{record.claim}.json: ignored")
+    if fields.faults:
+        problems.append(Problem(name, "; ".join(fields.faults)))
+        return None
+    return record
 
 
 def _consistency_problems(results: Results) -> list[Problem]:

@@ -65,12 +65,29 @@ class Probe:
     collected: str | None = None
 
 
+@dataclass(frozen=True)
+class ClaimRecord:
+    """One claim experiment as the claims role recorded it (claims/CLAIM.json).
+
+    evidence holds what each stack measured, keyed by stack; unmeasured says, per stack, why
+    something could not be measured there. Both stay mappings: only the claim's verdict rule
+    reads them, and every field may be missing.
+    """
+
+    file: str
+    claim: str
+    evidence: Mapping[str, Mapping[str, Any]]
+    unmeasured: Mapping[str, str]
+    collected: str | None = None
+
+
 @dataclass
 class Results:
     lab: Mapping[str, Any] | None = None
     runs: list[Run] = field(default_factory=list)
     hosts: list[Probe] = field(default_factory=list)
     guests: list[Probe] = field(default_factory=list)
+    claims: dict[str, ClaimRecord] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def guest_names(self) -> list[str]:

@@ -8,8 +8,9 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from hvlab.report.charts import COLOURS
+from hvlab.report.claims import FACTS, HELD, NOT_HELD, UNMEASURED
 from hvlab.report.stats import CONFIDENCE
-from hvlab.report.view import EMULATED_BANNER, HOW_TO_READ, Report
+from hvlab.report.view import CLAIMS_INTRO, CLAIMS_TITLE, EMULATED_BANNER, HOW_TO_READ, Report
 
 CSS = """
 :root { --kvm: %(kvm)s; --xen: %(xen)s; --ink: #212529; --muted: #5c636a; --line: #dee2e6; }
@@ -21,6 +22,10 @@ h1 { margin: 0; font-size: 28px; } h1 .kvm { color: var(--kvm); } h1 .xen { colo
 h2 { margin-top: 40px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { margin-top: 32px; } h3 code { font-size: 0.9em; }
 .muted, .generated { color: var(--muted); }
+.verdict { font-weight: 600; } .verdict.held { color: #2b8a3e; } .verdict.not-held { color: #c92a2a; }
+.verdict.unmeasured { color: #e67700; } .verdict.facts { color: var(--muted); }
+.claim dt { font-weight: 600; } .claim dd { overflow-wrap: anywhere; }
+.claim pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .banner { margin: 16px 0; padding: 12px 16px; border-radius: 6px; border-left: 6px solid; }
 .banner.emulated { background: #fff4e6; border-color: #e8590c; font-size: 17px; }
 .banner.problems { background: #fff5f5; border-color: #c92a2a; }
@@ -80,11 +85,31 @@ never with figures from real hardware.</div>
 See <a href="#problems">Problems</a>; everything that could be read is shown.</div>
 {% endif %}
 <nav><ul>
+<li><a href="#claims">Claims</a></li>
 <li><a href="#lab">Lab</a></li><li><a href="#how">How to read this</a></li><li><a href="#summary">Summary</a></li>
 {% for w in r.workloads %}<li><a href="#{{ w.anchor }}">{{ w.name }}</a></li>{% endfor %}
 <li><a href="#fairness">Fairness</a></li><li><a href="#probes">Probes</a></li>
 <li><a href="#failed">Failed runs</a></li><li><a href="#problems">Problems</a></li>
 </ul></nav>
+
+<section id="claims"><h2>{{ claims_title }}</h2>
+<p>{{ claims_intro }}</p>
+<div class="table-wrap"><table>
+<thead><tr><th>#</th><th>claim</th><th>verdict</th><th>why</th></tr></thead>
+<tbody>
+{% for c in r.claims %}<tr><td>{{ c.number }}</td><td><a href="#claim-{{ c.claim.id }}">{{ c.claim.text }}</a></td>
+<td class="verdict {{ verdict_css[c.verdict] }}">{{ c.verdict }}</td><td>{{ c.why }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% for c in r.claims %}
+<div class="claim" id="claim-{{ c.claim.id }}"><h3>{{ c.number }}. {{ c.claim.text }}</h3>
+<p><span class="verdict {{ verdict_css[c.verdict] }}">{{ c.verdict }}</span>: {{ c.why }}
+{%- if c.source %} <span class="muted">(from {{ c.source }})</span>{% endif %}
+{%- if c.caveat %} <span class="warn">⚠ {{ c.caveat }}.</span>{% endif %}</p>
+<dl><dt>Experiment</dt><dd>{{ c.claim.experiment }}</dd><dt>KVM</dt><dd>{{ c.kvm }}</dd>
+<dt>Xen</dt><dd>{{ c.xen }}</dd><dt>Try it</dt><dd><pre>{{ c.claim.commands | join("\n") }}</pre></dd></dl>
+</div>
+{% endfor %}
+</section>
 
 <section id="lab"><h2>Lab</h2>{{ table(r.facts) }}</section>
 
@@ -146,6 +171,8 @@ report is built without them.</p>
 </html>
 """
 
+VERDICT_CSS = {HELD: "held", NOT_HELD: "not-held", UNMEASURED: "unmeasured", FACTS: "facts"}
+
 _ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -153,4 +180,4 @@ def render_html(report: Report) -> str:
     return _ENV.from_string(TEMPLATE).render(
         # The CSS is this module's own constant: escaping it would break its quotes.
         r=report, css=Markup(CSS % COLOURS), emulated_banner=EMULATED_BANNER, level=f"{CONFIDENCE:.0%}",
-        how_to_read=HOW_TO_READ)
+        how_to_read=HOW_TO_READ, claims_title=CLAIMS_TITLE, claims_intro=CLAIMS_INTRO, verdict_css=VERDICT_CSS)

@@ -8,7 +8,7 @@ Markdown has no colours.
 import re
 
 from hvlab.report.tables import Cell, Table
-from hvlab.report.view import EMULATED_BANNER, HOW_TO_READ, Report
+from hvlab.report.view import CLAIMS_INTRO, CLAIMS_TITLE, EMULATED_BANNER, HOW_TO_READ, Report
 
 _SPECIAL = re.compile(r"([\\|<>*\[\]`#])")
 
@@ -33,6 +33,20 @@ def _table(table: Table) -> list[str]:
     return [*lines, ""]
 
 
+def _claims(report: Report) -> list[str]:
+    """The claims first: a verdict per claim, then each one's experiment, evidence and commands."""
+    out = [f"## {CLAIMS_TITLE}", "", CLAIMS_INTRO, "", "| # | claim | verdict |", "|---|---|---|"]
+    out += [f"| {c.number} | {_text(c.claim.text)} | **{c.verdict}** |" for c in report.claims]
+    out.append("")
+    for c in report.claims:
+        caveat = f" ⚠ {_text(c.caveat)}." if c.caveat else ""
+        source = f" (from {_text(c.source)})" if c.source else ""
+        out += [f"### {c.number}. {_text(c.claim.text)}", "", f"**{c.verdict}**: {_text(c.why)}{source}.{caveat}",
+                "", f"- Experiment: {_text(c.claim.experiment)}", f"- KVM: {_text(c.kvm)}", f"- Xen: {_text(c.xen)}",
+                "", "```sh", *c.claim.commands, "```", ""]
+    return out
+
+
 def render_markdown(report: Report) -> str:
     out = ["# KVM vs Xen: hvlab report", "",
            f"Generated {_text(report.generated)} by hvlab {_text(report.version)}.", ""]
@@ -42,6 +56,7 @@ def render_markdown(report: Report) -> str:
     if report.problems:
         out += [f"> **{len(report.problems)} problem(s) with the input**: see Problems at the end; everything "
                 "that could be read is shown.", ""]
+    out += _claims(report)
     out += ["## Lab", "", *_table(report.facts)]
     out += ["## How to read this", ""]
     for paragraph in HOW_TO_READ:

@@ -9,6 +9,7 @@ from markupsafe import Markup
 from hvlab import __version__
 from hvlab.report import fmt
 from hvlab.report.charts import ratio_chart, workload_chart
+from hvlab.report.claims import ClaimResult, judge_claims
 from hvlab.report.compare import Comparison, Side, comparisons
 from hvlab.report.fairness import Difference, fairness
 from hvlab.report.model import STACK_LABELS, Results, Run
@@ -16,6 +17,9 @@ from hvlab.report.probes import probe_sections
 from hvlab.report.stats import CONFIDENCE, MIN_REPEATS, NOISY_CV, OUTLIER_RULE, Summary
 from hvlab.report.tables import Cell, Section, Table, cells
 
+CLAIMS_TITLE = "Claims: KVM is Linux, Xen is not"
+CLAIMS_INTRO = ("Each claim of the seed, tested on this lab: held, did not hold, or could not be measured (with "
+                "why). The evidence is each stack's measurement; the commands let you see it on your own lab.")
 EMULATED_BANNER = "Emulated lab: the pipeline is real, the speeds are not those of hardware"
 GEOMEAN = "geometric mean"
 # "How to read this", one text for the HTML and the Markdown report.
@@ -61,6 +65,7 @@ class Report:
 
     generated: str
     version: str
+    claims: list[ClaimResult]
     facts: Table
     emulated_hosts: list[str]
     comparisons: list[Comparison]
@@ -229,6 +234,7 @@ def build(results: Results, results_dir: str) -> Report:
     return Report(
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         version=__version__,
+        claims=judge_claims(results),
         facts=_facts(results, results_dir),
         emulated_hosts=[h.name for h in results.hosts if h.data.get("emulated") is True],
         comparisons=found,
