@@ -1,5 +1,6 @@
 """xen1 after the xen_host role: running on Xen with a stock Dom0, Xen is GRUB's saved default."""
 
+import hashlib
 import json
 import os
 import re
@@ -92,6 +93,16 @@ def test_local_fact(host, xl_info):
     assert abs(fact["dom0_mem_mb"] - DOM0_MEM_MB) <= 16
     assert fact["dom0_mem_mb_configured"] == DOM0_MEM_MB
     assert fact["dom0_kernel"] == host.check_output("uname -r")
+
+
+def test_local_fact_records_the_verified_xen_entry(host):
+    """The record that later runs compare grub.cfg's Xen entry with: the entry that booted."""
+    cfg = host.file("/boot/grub/grub.cfg").content_string
+    block = re.search(r"(?ms)^menuentry [^\n]*--class xen.*?^}$", cfg)
+    assert block, "grub.cfg has no Xen entry"
+    fact = json.loads(host.file("/etc/ansible/facts.d/hvlab_xen.fact").content_string)
+    assert fact["verified_entry_sha256"] == hashlib.sha256((block.group(0) + "\n").encode()).hexdigest()
+    assert block.group(0).count("vmlinuz-" + host.check_output("uname -r")) == 1
 
 
 def test_xenconsoled_logs_guest_consoles(host):
