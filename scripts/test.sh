@@ -10,11 +10,13 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 # Each scenario's platforms name their Debian release, firmware and image (Debian 13, UEFI,
 # one with Secure Boot). The older combination, Debian 12 through a BIOS:
 #   HVLAB_TEST_RELEASE=12 HVLAB_TEST_FIRMWARE=bios \
-#   HVLAB_SCENARIOS="kvm_host xen_host xen_host_fallback" ./bootstrap.sh test
+#   HVLAB_SCENARIOS="kvm_host xen_host" ./bootstrap.sh test
+# xen_host's prepare step is the fallback drill (a Xen whose Dom0 cannot come up), on the
+# same machine that then becomes a Xen host: one machine boot and one Xen install fewer.
 # xen_host_boot_drill (xen_host plus a changed Dom0 argument's verified one-shot boot,
 # about 12 minutes more) is not in the default list either.
 # The Secure Boot refusal goes first: it is the shortest.
-SCENARIOS=(${HVLAB_SCENARIOS:-xen_host_secureboot kvm_host xen_host xen_host_fallback})
+SCENARIOS=(${HVLAB_SCENARIOS:-xen_host_secureboot kvm_host xen_host})
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -42,9 +44,11 @@ step "lab image"
 release="${HVLAB_TEST_RELEASE:-13}"
 firmware="${HVLAB_TEST_FIRMWARE:-uefi}"
 hvlab image build --release "$release" --firmware "$firmware"
-hvlab image build --release "$release" --firmware "$firmware" --stack xen
-# Only the end-to-end scenario deploys guests.
-if [[ " ${SCENARIOS[*]} " == *" lab "* ]]; then hvlab image build --guest --release "$release"; fi
+# Only the end-to-end scenario boots the image with Xen's packages installed and deploys guests.
+if [[ " ${SCENARIOS[*]} " == *" lab "* ]]; then
+    hvlab image build --release "$release" --firmware "$firmware" --stack xen
+    hvlab image build --guest --release "$release"
+fi
 
 for scenario in "${SCENARIOS[@]}"; do
     step "molecule test -s $scenario"
