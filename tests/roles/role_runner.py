@@ -36,11 +36,15 @@ def run_role_check(
         "children": {group: {"hosts": {"localhost": {}}} for group in groups},
     }}))
     play = tmp_path / "play.yml"
-    play.write_text(f"- name: Apply {role}\n  hosts: all\n  gather_facts: true\n  roles:\n    - role: {role}\n")
+    # No gather_facts in the play: ANSIBLE_GATHERING=smart with a fact cache below gathers
+    # localhost's facts once per test worker instead of once per run (about 4 s each).
+    play.write_text(f"- name: Apply {role}\n  hosts: all\n  roles:\n    - role: {role}\n")
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_GATHERING="smart", ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile",
+               ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path.parent / "ansible-fact-cache"))
     return subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory),
          "-e", f"@{extra}", str(play)],

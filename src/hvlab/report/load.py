@@ -10,11 +10,13 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hvlab.errors import HvlabError
 from hvlab.report.claims import CLAIM_IDS
 from hvlab.report.model import STACKS, ClaimRecord, Probe, Problem, Results, Run
+
+_Record = TypeVar("_Record")
 
 LAB_SCHEMA = "hvlab.lab/1"
 RUN_SCHEMA = "hvlab.run/1"
@@ -117,27 +119,40 @@ def _read_object(path: Path, results_dir: Path, problems: list[Problem]) -> Mapp
     return data
 
 
-def _load_lab(path: Path, problems: list[Problem]) -> Mapping[str, Any] | None:
-    data = _read_object(path, path.parent, problems)
-    if data is None:
-        return None
-    fields = _Fields(data)
-    fields.schema(LAB_SCHEMA)
-    fields.get("repeats", int, required=False)
-    fields.get("guests", list, required=False)
-    if fields.faults:
-        problems.append(Problem("lab.json", "; ".join(fields.faults)))
-        return None
-    return data
-
-
-def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | None:
+def _open_record(path: Path, results_dir: Path, schema: str,
+                 problems: list[Problem]) -> tuple[str, Mapping[str, Any], _Fields] | None:
+    """A record file read as a JSON object with its schema checked: its name, data and fields."""
     data = _read_object(path, results_dir, problems)
     if data is None:
         return None
-    name = path.relative_to(results_dir).as_posix()
     fields = _Fields(data)
-    fields.schema(RUN_SCHEMA)
+    fields.schema(schema)
+    return path.relative_to(results_dir).as_posix(), data, fields
+
+
+def _kept(record: _Record, name: str, fields: _Fields, problems: list[Problem]) -> _Record | None:
+    """The record, or None with its faults as one problem: a faulty record is never half used."""
+    if fields.faults:
+        problems.append(Problem(name, "; ".join(fields.faults)))
+        return None
+    return record
+
+
+def _load_lab(path: Path, problems: list[Problem]) -> Mapping[str, Any] | None:
+    opened = _open_record(path, path.parent, LAB_SCHEMA, problems)
+    if opened is None:
+        return None
+    name, data, fields = opened
+    fields.get("repeats", int, required=False)
+    fields.get("guests", list, required=False)
+    return _kept(data, name, fields, problems)
+
+
+def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | None:
+    opened = _open_record(path, results_dir, RUN_SCHEMA, problems)
+    if opened is None:
+        return None
+    name, _, fields = opened
     stack = fields.choice("stack", STACKS)
     status = fields.choice("status", RUN_STATUSES)
     measured = status == "ok"  # a failed run may lack everything about its measurement
@@ -169,10 +184,7 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
         # guest or repeat was forged or moved, and would be counted in the wrong place.
         fields.faults.append(f"holds {run.stack} {run.guest!r} {run.workload} repeat {run.repeat}, which belongs in "
                              f"{run_file_name(run.stack, run.guest, run.workload, run.repeat)}: ignored")
-    if fields.faults:
-        problems.append(Problem(name, "; ".join(fields.faults)))
-        return None
-    return run
+    return _kept(run, name, fields, problems)
 
 
 def run_file_name(stack: str, guest: str, workload: str, repeat: int) -> str:
@@ -181,12 +193,10 @@ def run_file_name(stack: str, guest: str, workload: str, repeat: int) -> str:
 
 
 def _load_probe(path: Path, results_dir: Path, problems: list[Problem]) -> Probe | None:
-    data = _read_object(path, results_dir, problems)
-    if data is None:
+    opened = _open_record(path, results_dir, PROBE_SCHEMA, problems)
+    if opened is None:
         return None
-    name = path.relative_to(results_dir).as_posix()
-    fields = _Fields(data)
-    fields.schema(PROBE_SCHEMA)
+    name, _, fields = opened
     probe = Probe(
         file=name,
         kind=fields.choice("kind", PROBE_KINDS) or "",
@@ -196,8 +206,7 @@ def _load_probe(path: Path, results_dir: Path, problems: list[Problem]) -> Probe
         host=fields.get("host", str, required=False),
         collected=fields.get("collected", str, required=False),
     )
-    if fields.faults:
-        problems.append(Problem(name, "; ".join(fields.faults)))
+    if _kept(probe, name, fields, problems) is None:
         return None
     # The probe scripts list what they could not read instead of failing: those are gaps in the report.
     errors = probe.data.get("errors")
@@ -218,22 +227,17 @@ def _per_stack(fields: _Fields, key: str, kind: type) -> dict[str, Any]:
 
 def _load_claim(path: Path, results_dir: Path, problems: list[Problem]) -> ClaimRecord | None:
     """A claim experiment's record; one file per claim, named after it, like the run files."""
-    data = _read_object(path, results_dir, problems)
-    if data is None:
+    opened = _open_record(path, results_dir, CLAIM_SCHEMA, problems)
+    if opened is None:
         return None
-    name = path.relative_to(results_dir).as_posix()
-    fields = _Fields(data)
-    fields.schema(CLAIM_SCHEMA)
+    name, _, fields = opened
     claim = fields.choice("claim", CLAIM_IDS)
     record = ClaimRecord(file=name, claim=claim or "", evidence=_per_stack(fields, "evidence", dict),
                          unmeasured=_per_stack(fields, "not_measured", str),
                          collected=fields.get("collected", str, required=False))
     if not fields.faults and name != f"claims/{record.claim}.json":
         fields.faults.append(f"holds claim {record.claim}, which belongs in claims/{record.claim}.json: ignored")
-    if fields.faults:
-        problems.append(Problem(name, "; ".join(fields.faults)))
-        return None
-    return record
+    return _kept(record, name, fields, problems)
 
 
 def _consistency_problems(results: Results) -> list[Problem]:
