@@ -90,7 +90,8 @@ def load(inventory_path: Path) -> list[LabHost]:
     done = subprocess.run(command, cwd=paths.project_root(), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
-        raise HvlabError(f"ansible-inventory could not read {inventory_path}: {done.stderr.strip()}")
+        said = " ".join(done.stderr.split())  # one line, as every hvlab error
+        raise HvlabError(f"ansible-inventory could not read {inventory_path}: {said}")
     try:
         listing = json.loads(done.stdout)
     except ValueError:
