@@ -89,13 +89,16 @@ def load(inventory_path: Path) -> list[LabHost]:
     command = [str(Path(sys.executable).with_name("ansible-inventory")), "-i", str(inventory_path), "--list"]
     done = subprocess.run(command, cwd=paths.project_root(), capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, check=False)
+    said = " ".join(done.stderr.split())  # one line, as every hvlab error
     if done.returncode != 0:
-        said = " ".join(done.stderr.split())  # one line, as every hvlab error
         raise HvlabError(f"ansible-inventory could not read {inventory_path}: {said}")
     try:
         listing = json.loads(done.stdout)
     except ValueError:
         raise HvlabError(f"ansible-inventory gave no JSON for {inventory_path}") from None
+    if not any(_group_hosts(listing, group, set()) for group in STACK_GROUPS) and said:
+        # A file ansible-inventory could not parse is only a warning to it: say its words.
+        raise HvlabError(f"{inventory_path}: no host in {' or '.join(STACK_GROUPS)}; ansible-inventory: {said}")
     return hosts_from_listing(listing, str(inventory_path))
 
 

@@ -302,6 +302,13 @@ def test_an_inventory_without_lab_hosts_is_refused() -> None:
         labhosts.hosts_from_listing({"_meta": {"hostvars": {}}, "all": {"hosts": ["web"]}}, "lab")
 
 
+def test_an_inventory_ansible_cannot_parse_is_named_with_ansible_s_words(tmp_path: Path) -> None:
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "hosts.yml").write_text("all: [\n")
+    with pytest.raises(HvlabError, match=r"no host in kvm_hosts or xen_hosts; ansible-inventory: .*hosts\.yml"):
+        labhosts.load(tmp_path / "lab")
+
+
 # --- the virtual lab by default -----------------------------------------------------------------
 
 
