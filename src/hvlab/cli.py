@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from hvlab import __version__, guest_image, pipeline, results_guard
+from hvlab import __version__, guest_console, guest_image, labhosts, pipeline, results_guard
 from hvlab.errors import HvlabError
 from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
@@ -136,6 +136,51 @@ def down(inventory_path: Path | None) -> None:
         return
     for machine in machines(list(LAB)):
         machine.destroy(progress=_progress)
+
+
+CONSOLE_INVENTORY_OPTION = click.option(
+    "-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path),
+    help="A real lab's inventory; default: the virtual lab's (inventories/vlab, written by hvlab vlab up).")
+CONSOLE_HOST_OPTION = click.option(
+    "--host", "host_name", default=None, help="The lab host (inventory name) whose copy of the guest to use.")
+
+
+def _guest_hosts(guest: str, inventory_path: Path | None) -> tuple[list[labhosts.LabHost], str]:
+    """The hosts that run the guest and how messages name the inventory; the name is checked first."""
+    guest_console.check_guest_name(guest)
+    path = inventory_path or labhosts.vlab_inventory()
+    return guest_console.hosts_running(guest, labhosts.load(path), str(path)), str(path)
+
+
+@main.command("console")
+@click.argument("guest")
+@CONSOLE_HOST_OPTION
+@CONSOLE_INVENTORY_OPTION
+def console_attach(guest: str, host_name: str | None, inventory_path: Path | None) -> None:
+    """Attach to a guest's serial console on its host (virsh console / xl console over ssh -t).
+
+    Every guest runs on each KVM and Xen host, so --host names the one to use unless only one
+    host runs it. Leave the console with Ctrl-]. A console someone has open is not taken over.
+    """
+    running, _where = _guest_hosts(guest, inventory_path)
+    host = guest_console.one_host(guest, running, host_name)
+    argv = guest_console.attach_command(guest, host)
+    _progress(f"{guest} on {host.describe()}; leave the console with Ctrl-]")
+    os.execvp(argv[0], argv)
+
+
+@main.command("console-log")
+@click.argument("guest")
+@CONSOLE_HOST_OPTION
+@CONSOLE_INVENTORY_OPTION
+@click.option("-n", "--lines", type=click.IntRange(min=1), default=40, show_default=True)
+def console_log(guest: str, host_name: str | None, inventory_path: Path | None, lines: int) -> None:
+    """Print the tail of a guest's console log on its host, or on every host that runs it."""
+    running, where = _guest_hosts(guest, inventory_path)
+    chosen = guest_console.pick(guest, running, host_name)
+    problems = guest_console.tail_logs(guest, chosen, lines, where, lambda text: click.echo(text, nl=False))
+    if problems:
+        raise HvlabError("; ".join(problems))
 
 
 @main.group(cls=HvlabGroup)
