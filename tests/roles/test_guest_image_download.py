@@ -189,6 +189,21 @@ def test_a_wrong_published_checksum_fails_and_keeps_nothing(tmp_path: Path, serv
     assert not record.exists()
 
 
+def test_an_image_neither_qcow2_nor_raw_nor_self_contained_is_refused(tmp_path: Path, served: tuple[Path, str]) -> None:
+    root, base = served
+    raw = whole_disk(root.parent / "disk.raw")
+    qemu_img("convert", "-q", "-f", "raw", "-O", "vmdk", str(raw), str(root / "disk.vmdk"))
+    qemu_img("create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(raw), str(root / "overlay.qcow2"))
+    for name, problem in (("disk.vmdk", "is a vmdk image"), ("overlay.qcow2", "has a backing file")):
+        sums_file(root, "SHA512SUMS", root / name, "sha512")
+        result, record = run(tmp_path, f"{base}/{name}", f"sha512:{base}/SHA512SUMS")
+        out = result.stdout + result.stderr
+        assert result.returncode != 0, out
+        assert f"guest_image_url {base}/{name} {problem}; it must name a qcow2 or raw image" in out, out[-3000:]
+        assert FIRST_HOST_TASK not in result.stdout
+        assert not record.exists()
+
+
 BAD_CHECKSUMS = {
     "sha1": ("sha1:" + "a" * 40, {}, "guest_image_checksum must be sha256:HEX"),
     "sha256 one digit short": ("sha256:" + "a" * 63, {}, "guest_image_checksum must be sha256:HEX"),
