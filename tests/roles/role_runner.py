@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_role_check(
     role: str, tmp_path: Path, variables: dict[str, object], groups: tuple[str, ...] = (),
-    commands: dict[str, str] | None = None,
+    commands: dict[str, str] | None = None, then: list[dict[str, object]] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Apply `role` to localhost in check mode; `groups` puts localhost in inventory groups.
+
+    `then` are tasks run after the role, e.g. to write what it recorded into tmp_path (with
+    `check_mode: false`) for the test to read.
 
     `commands` are stand-ins (name: shell script body) put first on PATH, for the read-only
     queries of tools this machine lacks (virsh, xl): the role sees a host's answers, and
@@ -38,7 +41,8 @@ def run_role_check(
     play = tmp_path / "play.yml"
     # No gather_facts in the play: ANSIBLE_GATHERING=smart with a fact cache below gathers
     # localhost's facts once per test worker instead of once per run (about 4 s each).
-    play.write_text(f"- name: Apply {role}\n  hosts: all\n  roles:\n    - role: {role}\n")
+    play.write_text(json.dumps([{"name": f"Apply {role}", "hosts": "all",
+                                 "roles": [{"role": role}], "tasks": then or []}]))
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
