@@ -26,7 +26,7 @@ export HVLAB_STATE_DIR="${HVLAB_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}
 trap 'hvlab vlab down >/dev/null 2>&1 || true' EXIT
 
 step "ruff"
-ruff check src tests benchmarks molecule plugins
+ruff check src tests benchmarks molecule plugins roles
 
 step "ansible-lint --profile production"
 ansible-lint --offline --profile production

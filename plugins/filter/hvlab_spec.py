@@ -28,6 +28,9 @@ Filters:
   hvlab_results_refusal(path, replace)
       "" when the compare role may write its records in the controller directory path, else
       why not (hvlab.results_guard, the check `hvlab up --results` makes); reads the directory.
+  hvlab_holds_comparison(path)
+      true when the controller directory path holds a comparison of hvlab's (its lab.json,
+      parsed: hvlab.results_guard), where the claims role may add its records.
   hvlab_host_dir_problem(path)
       "" when path may be a directory hvlab creates on a host, else why not: absolute,
       normalised, and not one of the system directories (the one list: hvlab.hostdirs).
@@ -144,6 +147,11 @@ def hvlab_results_refusal(path: str, replace: bool) -> str:
                                      ignored=results_guard.UP_FILES))
 
 
+def hvlab_holds_comparison(path: str) -> bool:
+    _spec_module()
+    return bool(results_guard.holds_comparison(Path(str(path))))
+
+
 def hvlab_host_dir_problem(path: object) -> str:
     _spec_module()
     return str(hostdirs.host_dir_problem(path))
@@ -164,5 +172,6 @@ class FilterModule:
             "hvlab_libvirt_ownership": hvlab_libvirt_ownership,
             "hvlab_libvirt_owned": hvlab_libvirt_owned,
             "hvlab_results_refusal": hvlab_results_refusal,
+            "hvlab_holds_comparison": hvlab_holds_comparison,
             "hvlab_host_dir_problem": hvlab_host_dir_problem,
         }

@@ -79,10 +79,11 @@ def main() -> None:
               help="Replace the comparison already in the --results directory (compare_replace_results).")
 def up(inventory_path: Path | None, profile: str | None, repeats: int | None, results_dir: Path | None,
        replace_results: bool) -> None:
-    """The main job: hosts, guest image, identical guests, the comparison, then the report.
+    """The main job: hosts, guest image, identical guests, the comparison, the claims, the report.
 
-    Runs playbooks/site.yml and playbooks/compare.yml in one ansible-playbook run, showing
-    each stage with its duration, then writes the report and prints its path.
+    Runs playbooks/site.yml, playbooks/compare.yml and playbooks/claims.yml in one
+    ansible-playbook run, showing each stage with its duration, then writes the report and
+    prints its path.
     """
     results = (results_dir or pipeline.results_dir_for()).resolve()
     # Before the lab starts: the log, the compare role and the report all write there.
@@ -110,6 +111,33 @@ def up(inventory_path: Path | None, profile: str | None, repeats: int | None, re
     written = write_report(results, results)
     _progress(f"done in {time.monotonic() - started:.0f} s over {len(stages)} stages; report:")
     _say_report(written)
+
+
+@main.command("claims")
+@click.option("-i", "--inventory", "inventory_path", type=click.Path(exists=True, path_type=Path),
+              help="A real lab's inventory; default: the built-in virtual lab, which must be up.")
+@click.option("--results", "results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="The comparison the claims join (a results directory of hvlab up); "
+                                 "default: the newest in results/.")
+def claims(inventory_path: Path | None, results_dir: Path | None) -> None:
+    """Run the live claims experiments on a lab whose guests are up, then rewrite the report.
+
+    Runs playbooks/guests.yml (which finds the guests in place) and playbooks/claims.yml; the
+    records go to the comparison's claims/ directory, the log to its claims.log.
+    """
+    results = (results_dir or pipeline.latest_comparison()).resolve()
+    if not results_guard.holds_comparison(results):
+        raise HvlabError(f"--results {results} holds no comparison of hvlab's (no lab.json of hvlab's): "
+                         "name a results directory of hvlab up")
+    if inventory_path is None:
+        down = [m.spec.name for m in machines(list(LAB)) if m.pid() is None]
+        if down:
+            raise HvlabError(f"the virtual lab is not up ({', '.join(down)} stopped): run hvlab up first")
+        inventory_path = inventory.inventory_path().parent
+    started = time.monotonic()
+    pipeline.run_claims(inventory_path, results, _progress)
+    _progress(f"claims done in {time.monotonic() - started:.0f} s; report:")
+    _say_report(write_report(results, results))
 
 
 def _say_report(written: Written) -> None:

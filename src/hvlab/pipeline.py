@@ -1,8 +1,9 @@
 """`hvlab up`: the main job as stages a person can follow, timed, with a report at the end.
 
-One ansible-playbook run does site.yml (hosts, guest image, guests) and compare.yml: the
-guests exist only in that run's in-memory inventory, so the comparison cannot be a second
-run. Its output goes to a log file in the results directory; the terminal shows one line
+One ansible-playbook run does site.yml (hosts, guest image, guests), compare.yml and
+claims.yml: the guests exist only in that run's in-memory inventory, so the comparison and
+the claims experiments cannot be a second run (`hvlab claims` runs guests.yml again first,
+which finds the guests in place). Its output goes to a log file in the results directory; the terminal shows one line
 per stage (a play) with its duration, and the stage times are kept in stages.json for
 benchmarks/hvlab_up.py.
 """
@@ -19,9 +20,10 @@ from pathlib import Path
 
 from hvlab import paths
 from hvlab.errors import HvlabError
-from hvlab.results_guard import LOG_FILE, STAGES_FILE
+from hvlab.results_guard import CLAIMS_LOG_FILE, LOG_FILE, STAGES_FILE, holds_comparison
 
-PLAYBOOKS = ("site.yml", "compare.yml")
+PLAYBOOKS = ("site.yml", "compare.yml", "claims.yml")
+CLAIMS_PLAYBOOKS = ("guests.yml", "claims.yml")
 _PLAY_RE = re.compile(r"^PLAY \[(?P<name>.*)\] \**$")
 _RECAP = "PLAY RECAP"
 
@@ -69,6 +71,16 @@ def results_dir_for(now: datetime | None = None) -> Path:
     return paths.project_root() / "results" / stamp
 
 
+def latest_comparison(results_root: Path | None = None) -> Path:
+    """The newest results/<UTC time> directory that holds a comparison (the names sort by time)."""
+    root = results_root or paths.project_root() / "results"
+    found = sorted(p for p in root.glob("[0-9]*-[0-9]*") if p.is_dir() and holds_comparison(p)) \
+        if root.is_dir() else []
+    if not found:
+        raise HvlabError(f"no comparison in {root}: run hvlab up first, or name one with --results")
+    return found[-1]
+
+
 def playbook_command(inventory_path: Path, *playbooks: str) -> list[str]:
     """ansible-playbook from this venv on the project's playbooks, against inventory_path."""
     ansible = Path(sys.executable).with_name("ansible-playbook")
@@ -76,13 +88,19 @@ def playbook_command(inventory_path: Path, *playbooks: str) -> list[str]:
             *(str(paths.project_root() / "playbooks" / name) for name in playbooks)]
 
 
-def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], say: Say) -> list[dict[str, object]]:
-    """Run site.yml and compare.yml in one ansible-playbook; return the stage times."""
+def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], say: Say,
+        playbooks: tuple[str, ...] = PLAYBOOKS, log_name: str = LOG_FILE,
+        stages_name: str | None = STAGES_FILE) -> list[dict[str, object]]:
+    """Run the playbooks in one ansible-playbook (by default the main job's); return the stage times.
+
+    The log goes to log_name in results_dir, the stage times to stages_name (None: not kept).
+    """
     results_dir.mkdir(parents=True, exist_ok=True)
-    cmd = playbook_command(inventory_path, *PLAYBOOKS)
-    cmd += ["-e", json.dumps({"compare_results_dir": str(results_dir), **extra_vars})]
-    log_path = results_dir / LOG_FILE
-    say(f"running {' + '.join(PLAYBOOKS)} on {inventory_path}; full log: {log_path}")
+    cmd = playbook_command(inventory_path, *playbooks)
+    cmd += ["-e", json.dumps({"compare_results_dir": str(results_dir), "claims_results_dir": str(results_dir),
+                              **extra_vars})]
+    log_path = results_dir / log_name
+    say(f"running {' + '.join(playbooks)} on {inventory_path}; full log: {log_path}")
     clock = StageClock()
     # Line-buffered, so `tail -f` on the log follows the run as it goes.
     with log_path.open("w", encoding="utf-8", buffering=1) as log, subprocess.Popen(
@@ -93,10 +111,16 @@ def run(inventory_path: Path, results_dir: Path, extra_vars: dict[str, object], 
         follow(proc.stdout, clock, say, log.write)
         returncode = proc.wait()
     clock.enter(None, time.monotonic())
-    (results_dir / STAGES_FILE).write_text(json.dumps(clock.stages, indent=2) + "\n", encoding="utf-8")
+    if stages_name is not None:
+        (results_dir / stages_name).write_text(json.dumps(clock.stages, indent=2) + "\n", encoding="utf-8")
     if returncode != 0:
         raise HvlabError(f"the playbooks failed (exit {returncode}); see {log_path}")
     return clock.stages
+
+
+def run_claims(inventory_path: Path, results_dir: Path, say: Say) -> list[dict[str, object]]:
+    """The claims experiments alone, on a lab whose guests are up, into an existing comparison."""
+    return run(inventory_path, results_dir, {}, say, CLAIMS_PLAYBOOKS, CLAIMS_LOG_FILE, None)
 
 
 def teardown(inventory_path: Path, say: Say) -> None:

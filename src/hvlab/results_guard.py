@@ -21,6 +21,8 @@ LAB_FILE = "lab.json"
 LOG_FILE = "ansible.log"
 STAGES_FILE = "stages.json"
 UP_FILES = frozenset({LOG_FILE, STAGES_FILE})
+# `hvlab claims` adds its log to a comparison it finds (the claims role checks the lab.json).
+CLAIMS_LOG_FILE = "claims.log"
 
 
 def holds_comparison(directory: Path) -> bool:

@@ -434,3 +434,44 @@ def test_down_on_a_real_lab_runs_the_teardown_playbook_only(monkeypatch: pytest.
     failed = invoke("down", "-i", str(tmp_path / "hosts.yml"))
     assert failed.exit_code == 1
     assert failed.stderr.strip().splitlines()[-1] == "hvlab: the teardown playbook failed (exit 2)"
+
+
+def test_claims_runs_on_a_real_lab_and_rewrites_the_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[tuple[Path, Path]] = []
+
+    def fake_run_claims(inventory_path: Path, results: Path, _say: object) -> list[object]:
+        calls.append((inventory_path, results))
+        (results / "claims").mkdir()
+        (results / "claims" / "scheduler.json").write_text(json.dumps({
+            "schema": "hvlab.claim/1", "claim": "scheduler",
+            "evidence": {"kvm": {"rate_default": 100.0, "rate_low_weight": 20.0},
+                         "xen": {"rate_default": 100.0, "rate_dom0_weight": 99.0, "rate_xl_weight": 30.0}}}))
+        return []
+
+    monkeypatch.setattr(cli.pipeline, "run_claims", fake_run_claims)
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    write_results(tmp_path / "r", repeats=2)
+    result = invoke("claims", "-i", str(tmp_path / "hosts.yml"), "--results", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    assert calls == [(tmp_path / "hosts.yml", (tmp_path / "r").resolve())]
+    assert result.stdout.strip() == str((tmp_path / "r" / "report.html").resolve())
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["claims"][0]["id"] == "scheduler" and summary["claims"][0]["verdict"] == "held"
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_claims_refuses_a_directory_without_a_comparison(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(cli.pipeline, "run_claims", lambda *_a: pytest.fail("the playbooks were started"))
+    results = tmp_path / "r"
+    files = results_with_files(results, '{"note": "hvlab.lab/1"}')
+    assert_one_line_error(invoke("claims", "--results", str(results)), "--results", "holds no comparison")
+    assert contents(results) == files
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_claims_on_a_stopped_virtual_lab_says_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(cli.pipeline, "run_claims", lambda *_a: pytest.fail("the playbooks were started"))
+    monkeypatch.setattr(Machine, "pid", lambda _self: None)
+    write_results(tmp_path / "r")
+    assert_one_line_error(invoke("claims", "--results", str(tmp_path / "r")), "the virtual lab is not up",
+                          "hvlab up")

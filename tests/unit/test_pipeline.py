@@ -1,6 +1,12 @@
 """hvlab up's stage tracking: one line per play, each play timed, failures said at once."""
 
-from hvlab.pipeline import StageClock, follow
+import json
+from pathlib import Path
+
+import pytest
+
+from hvlab.errors import HvlabError
+from hvlab.pipeline import StageClock, follow, latest_comparison
 
 OUTPUT = """
 PLAY [KVM hosts] ***************************************************************
@@ -42,3 +48,17 @@ def test_a_play_name_with_brackets_is_kept_whole() -> None:
     follow(["PLAY [Guests [kvm]] ****\n", "PLAY RECAP ***\n"], clock, said.append, lambda _line: None,
            now=iter([1.0, 2.0]).__next__)
     assert clock.stages == [{"stage": "Guests [kvm]", "seconds": 1.0}]
+
+
+def test_latest_comparison_is_the_newest_directory_holding_one(tmp_path: Path) -> None:
+    for name, lab in (("20261201-100000", {"schema": "hvlab.lab/1"}), ("20261202-100000", {"schema": "hvlab.lab/1"}),
+                      ("20261203-100000", {"schema": "not.hvlab/1"})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "lab.json").write_text(json.dumps(lab))
+    (tmp_path / "20261204-100000").mkdir()  # a run that failed before the comparison began
+    assert latest_comparison(tmp_path) == tmp_path / "20261202-100000"
+
+
+def test_latest_comparison_without_one_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(HvlabError, match="run hvlab up first"):
+        latest_comparison(tmp_path / "results")

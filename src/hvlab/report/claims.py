@@ -19,7 +19,8 @@ HELD = "held"
 NOT_HELD = "did not hold"
 UNMEASURED = "could not be measured"
 FACTS = "facts only"
-NO_RECORD = "no claims experiment recorded (the live claims experiments are not part of hvlab yet)"
+NO_RECORD = "no claims experiment recorded: hvlab claims (or hvlab up) runs it on a lab whose guests are up"
+NO_EXPERIMENT = "hvlab has no live experiment for this claim yet"
 EMULATION_CAVEAT = "emulated lab (QEMU TCG): these figures are not hardware's"
 
 # Claim 1: a weight change "moves" a guest's rate when it changes it by more than SCHED_EFFECT,
@@ -59,6 +60,7 @@ class Claim:
     judge: Callable[[Evidence], Verdict]
     derive: Callable[[Results], Evidence | None] | None = None
     performance: bool = False  # its verdict rests on speeds, so an emulated lab's caveat applies
+    live: bool = False  # the claims role has a live experiment for it (roles/claims)
 
 
 @dataclass(frozen=True)
@@ -310,11 +312,14 @@ def derive_isolation(results: Results) -> Evidence | None:
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("scheduler", "A KVM guest is a Linux process scheduled by Linux; a Xen guest is scheduled by Xen.",
-          "Two busy guests share a CPU; the KVM guest's cgroup cpu.weight is lowered, then on Xen Dom0's cgroup "
-          "weight and nice, then the guest's xl sched-credit2 weight; each time the guest's sysbench rate is read.",
-          ("systemctl set-property machine-qemu\\x2d1\\x2dg1.scope CPUWeight=10   # KVM host",
-           "xl sched-credit2 -d g1 -w 64   # Xen Dom0", "sysbench cpu --time=30 run   # in the guest"),
-          judge_scheduler, performance=True),
+          "A CPU hog (one busy loop per CPU) runs on each host in machine.slice, where libvirt puts its guests; the "
+          "guest's sysbench rate is read with the default weights, with Linux told to favour the hog (its cgroup "
+          "cpu.weight raised), and on Xen with the guest's xl sched-credit2 weight lowered.",
+          ("systemd-run --unit=hog --slice=machine.slice -p CPUWeight=1000 sh -c 'for i in $(seq $(nproc)); do "
+           "(while :; do :; done) & done; wait'   # KVM host and Xen Dom0",
+           "xl sched-credit2 -d g1 -w 32   # Xen Dom0 (xl sched-credit2 -d g1 -w 256 puts it back)",
+           "sysbench cpu --time=10 run   # in the guest; systemctl stop hog afterwards"),
+          judge_scheduler, performance=True, live=True),
     Claim("overcommit", "KVM overcommits memory by merging identical pages (KSM); Xen refuses a guest it has "
           "no free memory for.",
           "Start identical guests until their memory exceeds the host's; read KSM pages_sharing on KVM and whether "
@@ -379,7 +384,7 @@ def judge_claims(results: Results) -> list[ClaimResult]:
         else:
             evidence = claim.derive(results) if claim.derive else None
         if evidence is None:
-            verdict, shown = Verdict(UNMEASURED, NO_RECORD), Evidence({}, {})
+            verdict, shown = Verdict(UNMEASURED, NO_RECORD if claim.live else NO_EXPERIMENT), Evidence({}, {})
         else:
             verdict, shown = claim.judge(evidence), evidence
         caveat = EMULATION_CAVEAT if claim.performance and emulated and verdict.verdict != UNMEASURED else None

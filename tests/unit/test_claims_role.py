@@ -1,0 +1,196 @@
+"""playbooks/claims.yml for real, on this machine: every "host" and "guest" is localhost.
+
+The claims role runs against an inventory whose hosts and guests use the local connection.
+The commands it would run on a lab (systemd-run, systemctl, xl, sysbench) are stand-ins on
+PATH that log their arguments and answer like a lab where the claim holds: a hog favoured by
+Linux slows the KVM guest and not the Xen one, a lowered credit2 weight slows the Xen guest.
+The host-side script's answer is a stand-in too (it reads /proc for a QEMU process this
+machine lacks). Checked: the record and the verdict it gives, that every hog unit started is
+stopped and the credit2 weight put back (also when a case fails), and that bad input or a
+directory without a comparison stops the role before any command runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hvlab.report.claims import HELD, judge_claims
+from hvlab.report.load import load_results
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = {"name": "g1", "vcpus": 1, "memory_mib": 512, "disk_gib": 4, "xen_type": "pv"}
+LAB = {"schema": "hvlab.lab/1", "created": "2026-12-04T10:00:00Z", "profile": "quick"}
+
+# The lab's answers. STATE is the stand-ins' shared directory; every call is logged to $STATE/calls.
+STAND_INS = {
+    "systemd-run": """
+echo "systemd-run $*" >> "$STATE/calls"
+unit=; weight=
+for arg; do
+  case $arg in --unit=*) unit=${arg#--unit=};; --property=CPUWeight=*) weight=${arg#--property=CPUWeight=};; esac
+done
+case $unit in *-kvm-*) stack=kvm;; *) stack=xen;; esac
+echo "$stack $weight" > "$STATE/hog"
+""",
+    "systemctl": """echo "systemctl $*" >> "$STATE/calls"; rm -f "$STATE/hog" """,
+    "xl": """
+echo "xl $*" >> "$STATE/calls"
+[ "$1 $4" = "sched-credit2 -w" ] && echo "$5" > "$STATE/xl_weight"
+exit 0
+""",
+    "sysbench": """
+echo "sysbench $*" >> "$STATE/calls"
+read -r stack weight < "$STATE/hog"
+xl_weight=$(cat "$STATE/xl_weight" 2>/dev/null || echo 256)
+if [ -e "$STATE/fail_xl_case" ] && [ "$xl_weight" -lt 256 ]; then echo "guest gone" >&2; exit 1; fi
+rate=1000.00
+[ "$stack" = kvm ] && [ "$weight" -gt 100 ] && rate=180.00
+[ "$stack" = xen ] && [ "$weight" -gt 100 ] && rate=990.00
+[ "$xl_weight" -lt 256 ] && rate=300.00
+printf 'CPU speed:\\n    events per second:  %s\\n' "$rate"
+""",
+    # The host-side script's answer (what hvlab_claims_sched.py prints on a lab).
+    "fake-python": """
+case $2 in
+  kvm) echo '{"qemu_pid": 4242, "guest_cgroup": "/machine.slice/machine-qemu-1-g1.scope/libvirt/emulator",
+        "guest_scope": "machine-qemu-1-g1.scope", "guest_cpu_weight": 100,
+        "vcpu_threads": [{"tid": 4250, "name": "CPU 0/KVM", "policy": "SCHED_OTHER", "cgroup": "/x"}],
+        "vcpu_policies": ["SCHED_OTHER"]}';;
+  xen) echo '{"domid": 3, "xen_scheduler": "credit2", "xl_weight_before": 256, "dom0_processes_of_guest": []}';;
+esac
+""",
+}
+
+
+def guest(host: str, stack: str) -> dict[str, Any]:
+    return {"ansible_host": "127.0.0.1", "hvlab_guest_host": host, "hvlab_guest_stack": stack,
+            "hvlab_guest_spec": SPEC}
+
+
+def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir(exist_ok=True)
+    state.mkdir(exist_ok=True)
+    for name, body in STAND_INS.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False},
+        "children": {
+            "kvm_hosts": {"hosts": {"kvm1": {}}}, "xen_hosts": {"hosts": {"xen1": {}}},
+            "kvm_guests": {"hosts": {"kvm1-g1": guest("kvm1", "kvm")}},
+            "xen_guests": {"hosts": {"xen1-g1": guest("xen1", "xen")}},
+        }}}))
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"__claims_python": str(bin_dir / "fake-python"), "claims_sched_seconds": 1,
+                                 **variables}))
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state),
+               ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), "-e", f"@{extra}",
+         str(ROOT / "playbooks" / "claims.yml")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+    )
+
+
+def comparison(tmp_path: Path) -> Path:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "lab.json").write_text(json.dumps(LAB))
+    return results
+
+
+def calls(tmp_path: Path) -> list[str]:
+    path = tmp_path / "state" / "calls"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def hogs_started_and_stopped(log: list[str]) -> tuple[list[str], list[str]]:
+    started = [word.removeprefix("--unit=") for line in log if line.startswith("systemd-run ")
+               for word in line.split() if word.startswith("--unit=")]
+    stopped = [line.split()[-1] for line in log if line.startswith("systemctl stop ")]
+    return started, stopped
+
+
+@pytest.fixture(scope="module")
+def claimed(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    tmp_path = tmp_path_factory.mktemp("claims")
+    results = comparison(tmp_path)
+    return run_claims(tmp_path, {"claims_results_dir": str(results)}), results, tmp_path
+
+
+def test_the_record_holds_both_stacks_and_the_claim_holds(claimed: tuple[Any, Path, Path]) -> None:
+    proc, results, _ = claimed
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "scheduler.json").read_text())
+    assert record["schema"] == "hvlab.claim/1" and record["claim"] == "scheduler"
+    assert record["not_measured"] == {}
+    kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
+    assert (kvm["rate_default"], kvm["rate_low_weight"]) == (1000.0, 180.0)
+    assert (xen["rate_default"], xen["rate_dom0_weight"], xen["rate_xl_weight"]) == (1000.0, 990.0, 300.0)
+    assert kvm["qemu_pid"] == 4242 and xen["xl_weight_before"] == 256 and xen["xl_weight_low"] == 32
+    assert (kvm["host"], xen["host"], kvm["guest"]) == ("kvm1", "xen1", "g1")
+    scheduler = next(r for r in judge_claims(load_results(results)) if r.claim.id == "scheduler")
+    assert scheduler.verdict == HELD, scheduler.why
+
+
+def test_every_hog_is_bounded_and_stopped_and_the_weight_put_back(claimed: tuple[Any, Path, Path]) -> None:
+    _, _, tmp_path = claimed
+    log = calls(tmp_path)
+    started, stopped = hogs_started_and_stopped(log)
+    assert len(started) == 5 and started == stopped
+    assert all(unit.startswith("hvlab-claims-hog-") and unit.endswith(".service") for unit in started)
+    hog_runs = [line for line in log if line.startswith("systemd-run ")]
+    assert all("--slice=machine.slice" in line and "--property=RuntimeMaxSec=601" in line for line in hog_runs)
+    assert [line for line in log if line.startswith("xl ")] == \
+        ["xl sched-credit2 -d g1 -w 32", "xl sched-credit2 -d g1 -w 256"]
+    # The stacks never overlap: every KVM case ends before the first Xen one starts.
+    stacks = ["kvm" if "-kvm-" in unit else "xen" for unit in started]
+    assert stacks == ["kvm", "kvm", "xen", "xen", "xen"]
+
+
+def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "fail_xl_case").write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results)})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "scheduler.json").read_text())
+    assert "kvm" in record["evidence"] and "xen" not in record["evidence"]
+    assert "Run sysbench cpu in the guest" in record["not_measured"]["xen"]
+    log = calls(tmp_path)
+    started, stopped = hogs_started_and_stopped(log)
+    assert len(started) == 5 and started == stopped
+    assert [line for line in log if line.startswith("xl ")][-1] == "xl sched-credit2 -d g1 -w 256"
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"claims_experiments": ["scheduler", "mind_reading"]}, "claims_experiments must be one or more of: scheduler"),
+    ({"claims_experiments": ["scheduler", "scheduler"]}, "claims_experiments must be a list without duplicates"),
+    ({"claims_sched_seconds": 0}, "claims_sched_seconds 1-3600 (got 0)"),
+    ({"claims_sched_hog_weight": 20000}, "claims_sched_hog_weight 1-10000 (got 20000)"),
+    ({"claims_sched_xl_weight": 0}, "claims_sched_xl_weight 1-65535 (got 0)"),
+])
+def test_bad_input_stops_before_any_command(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
+    results = comparison(tmp_path)
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), **variables})
+    assert proc.returncode != 0
+    assert message in " ".join(proc.stdout.split())
+    assert calls(tmp_path) == [] and not (results / "claims").exists()
+
+
+def test_a_directory_without_a_comparison_is_refused(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "lab.json").write_text('{"schema": "someone.else/1"}')
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results)})
+    assert proc.returncode != 0
+    assert "holds no comparison of hvlab's" in " ".join(proc.stdout.split())
+    assert calls(tmp_path) == [] and not (results / "claims").exists()

@@ -1,0 +1,40 @@
+"""roles/claims/files/hvlab_claims_sched.py: which process is a guest's QEMU, and its usage.
+
+The script reads /proc and xl on a lab host; here only its pure parts run.
+"""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "claims" / "files" / "hvlab_claims_sched.py"
+
+
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hvlab_claims_sched", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_guests_qemu_is_found_by_its_name_option_not_a_substring() -> None:
+    matches = load().qemu_of("g1")
+    assert matches(["/usr/bin/qemu-system-x86_64", "-name", "guest=g1,debug-threads=on", "-S"])
+    assert matches(["qemu-system-x86_64", "-name", "g1"])
+    # Another guest whose name starts alike, or g1 elsewhere on the command line, is not it.
+    assert not matches(["qemu-system-x86_64", "-name", "guest=g10,debug-threads=on"])
+    assert not matches(["qemu-system-x86_64", "-name", "guest=other", "-drive", "file=/var/lib/g1.qcow2"])
+
+
+def test_bad_arguments_print_the_usage() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "vmware", "g1"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "Usage: hvlab_claims_sched.py kvm|xen GUEST" in done.stderr
+
+
+def test_a_guest_without_a_qemu_process_is_an_error_naming_it() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "kvm", "no-such-guest-here"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1 and "expected one QEMU process of guest no-such-guest-here, found 0" in done.stderr
