@@ -98,9 +98,9 @@ def test_cached_images_of_every_target_sit_side_by_side(tmp_path: Path) -> None:
 # --- stacks: prepared images carry the roles' own host packages -------------------------
 
 def role_vars(role: str, release: str) -> dict[str, object]:
-    """What Ansible's include_vars leaves for Debian `release`: Debian.yml, then Debian_N.yml."""
+    """What Ansible leaves for Debian `release`: vars/main.yml, then Debian.yml, then Debian_N.yml."""
     merged: dict[str, object] = {}
-    for name in ("Debian.yml", f"Debian_{release}.yml"):
+    for name in ("main.yml", "Debian.yml", f"Debian_{release}.yml"):
         path = ROOT / "roles" / role / "vars" / name
         if path.exists():
             merged.update(yaml.safe_load(path.read_text()))
@@ -111,9 +111,13 @@ def role_vars(role: str, release: str) -> dict[str, object]:
 def test_stack_packages_are_the_roles_own_lists(release: str) -> None:
     kvm = role_vars("kvm_host", release)["__kvm_host_packages"]
     xen = role_vars("xen_host", release)
-    assert image.stack_packages("kvm", release) == tuple(kvm)  # type: ignore[arg-type]
-    assert image.stack_packages("xen", release) == (
-        *xen["__xen_host_base_packages"], *xen["__xen_host_qemu_packages"])  # type: ignore[misc]
+    # What the guests and compare roles install on every hypervisor host comes after.
+    every_host = [*role_vars("guests", release)["__guests_packages"],  # type: ignore[misc]
+                  *role_vars("compare", release)["__compare_host_packages"]]  # type: ignore[misc]
+    assert {"qemu-utils", "genisoimage", "iperf3"} <= set(every_host)
+    assert image.stack_packages("kvm", release) == tuple(dict.fromkeys([*kvm, *every_host]))  # type: ignore[misc]
+    assert image.stack_packages("xen", release) == tuple(dict.fromkeys([
+        *xen["__xen_host_base_packages"], *xen["__xen_host_qemu_packages"], *every_host]))  # type: ignore[misc]
 
 
 def test_stack_packages_layer_the_release_file_over_debian_yml() -> None:
@@ -152,7 +156,7 @@ def test_recipe_id_differs_per_stack() -> None:
 def roles_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the roles' vars files, made image.ROLES_DIR."""
     roles = tmp_path / "roles"
-    for role in ("kvm_host", "xen_host"):
+    for role in ("kvm_host", "xen_host", "guests", "compare"):
         shutil.copytree(ROOT / "roles" / role / "vars", roles / role / "vars")
     monkeypatch.setattr(image, "ROLES_DIR", roles)
     return roles
@@ -164,13 +168,15 @@ def add_package(vars_file: Path, key: str, package: str) -> None:
     vars_file.write_text(yaml.safe_dump(data))
 
 
-@pytest.mark.parametrize(("stack", "vars_file", "key"), [
-    ("kvm", "kvm_host/vars/Debian_13.yml", "__kvm_host_packages"),
-    ("xen", "xen_host/vars/Debian.yml", "__xen_host_base_packages"),
-    ("xen", "xen_host/vars/Debian_13.yml", "__xen_host_qemu_packages"),
+@pytest.mark.parametrize(("stack", "vars_file", "key", "every_host"), [
+    ("kvm", "kvm_host/vars/Debian_13.yml", "__kvm_host_packages", False),
+    ("xen", "xen_host/vars/Debian.yml", "__xen_host_base_packages", False),
+    ("xen", "xen_host/vars/Debian_13.yml", "__xen_host_qemu_packages", False),
+    ("kvm", "guests/vars/main.yml", "__guests_packages", True),
+    ("xen", "compare/vars/main.yml", "__compare_host_packages", True),
 ])
 def test_recipe_id_follows_the_roles_vars(roles_copy: Path, monkeypatch: pytest.MonkeyPatch, stack: str,
-                                          vars_file: str, key: str) -> None:
+                                          vars_file: str, key: str, every_host: bool) -> None:
     target = LabTarget("13", "uefi", stack)
     other = LabTarget("13", "uefi", "xen" if stack == "kvm" else "kvm")
     before, other_before, bare_before = (image.recipe_id(t) for t in (target, other, DEFAULT))
@@ -181,8 +187,9 @@ def test_recipe_id_follows_the_roles_vars(roles_copy: Path, monkeypatch: pytest.
     add_package(roles_copy / vars_file, key, "hvlab-test-package")
     assert "hvlab-test-package" in image.stack_packages(stack, "13")
     assert image.recipe_id(target) != before
-    assert image.recipe_id(other) == other_before  # another stack's image is not touched
-    assert image.recipe_id(DEFAULT) == bare_before  # nor is the bare one
+    # A stack role's list leaves the other stack's image alone; a list of every host's changes both.
+    assert (image.recipe_id(other) != other_before) == every_host
+    assert image.recipe_id(DEFAULT) == bare_before  # the bare one is never touched
 
 
 def test_a_prepared_image_is_rebuilt_when_the_role_changes(roles_copy: Path,

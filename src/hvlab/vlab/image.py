@@ -74,30 +74,37 @@ def packages(target: LabTarget) -> tuple[str, ...]:
 
 
 def _role_vars(role: str, release: str) -> dict[str, object]:
-    """The role's Debian vars, layered as the role layers them (Debian.yml, then Debian_N.yml)."""
+    """The role's vars for Debian, layered as Ansible layers them (vars/main.yml, then the role's
+    include of Debian.yml, then Debian_N.yml)."""
     merged: dict[str, object] = {}
-    for name in ("Debian.yml", f"Debian_{release}.yml"):
+    for name in ("main.yml", "Debian.yml", f"Debian_{release}.yml"):
         path = ROLES_DIR / role / "vars" / name
         if path.exists():
             merged.update(yaml.safe_load(path.read_text()) or {})
     return merged
 
 
+# The package lists of a host of each stack, as (role, variable): its own role's, then those of
+# the roles that run on every hypervisor host (guests: qemu-img and genisoimage; compare: iperf3).
+STACK_PACKAGE_LISTS = {
+    "kvm": (("kvm_host", "__kvm_host_packages"),),
+    "xen": (("xen_host", "__xen_host_base_packages"), ("xen_host", "__xen_host_qemu_packages")),
+}
+EVERY_HOST_PACKAGE_LISTS = (("guests", "__guests_packages"), ("compare", "__compare_host_packages"))
+
+
 def stack_packages(stack: str, release: str) -> tuple[str, ...]:
-    """The host packages a role installs on Debian `release`, read from the role's own vars
-    files (one list, one place), so a prepared image can never carry a stale copy: a change
-    there changes the recipe hash and the image is rebuilt."""
-    role, lists = ("xen_host", ("__xen_host_base_packages", "__xen_host_qemu_packages")) if stack == "xen" \
-        else ("kvm_host", ("__kvm_host_packages",))
-    merged = _role_vars(role, release)
+    """The host packages the roles install on a `stack` host on Debian `release`, read from the
+    roles' own vars files (one list, one place), so a prepared image can never carry a stale copy:
+    a change there changes the recipe hash and the image is rebuilt."""
     names: list[str] = []
-    for name in lists:
-        value = merged.get(name)
+    for role, name in (*STACK_PACKAGE_LISTS[stack], *EVERY_HOST_PACKAGE_LISTS):
+        value = _role_vars(role, release).get(name)
         if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-            raise HvlabError(f"roles/{role}/vars (Debian.yml, Debian_{release}.yml): {name} "
+            raise HvlabError(f"roles/{role}/vars (main.yml, Debian.yml, Debian_{release}.yml): {name} "
                              "is missing or not a list of package names")
         names.extend(value)
-    return tuple(names)
+    return tuple(dict.fromkeys(names))
 
 
 def recipe_id(target: LabTarget) -> str:
