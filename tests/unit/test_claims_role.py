@@ -135,7 +135,7 @@ def test_the_record_holds_both_stacks_and_the_claim_holds(claimed: tuple[Any, Pa
     kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
     assert (kvm["rate_default"], kvm["rate_low_weight"]) == (1000.0, 180.0)
     assert (xen["rate_default"], xen["rate_dom0_weight"], xen["rate_xl_weight"]) == (1000.0, 990.0, 300.0)
-    assert kvm["qemu_pid"] == 4242 and xen["xl_weight_before"] == 256 and xen["xl_weight_low"] == 32
+    assert kvm["qemu_pid"] == 4242 and xen["xl_weight_before"] == 256 and xen["xl_weight_low"] == 128
     assert (kvm["host"], xen["host"], kvm["guest"]) == ("kvm1", "xen1", "g1")
     scheduler = next(r for r in judge_claims(load_results(results)) if r.claim.id == "scheduler")
     assert scheduler.verdict == HELD, scheduler.why
@@ -150,7 +150,7 @@ def test_every_hog_is_bounded_and_stopped_and_the_weight_put_back(claimed: tuple
     hog_runs = [line for line in log if line.startswith("systemd-run ")]
     assert all("--slice=machine.slice" in line and "--property=RuntimeMaxSec=601" in line for line in hog_runs)
     assert [line for line in log if line.startswith("xl ")] == \
-        ["xl sched-credit2 -d g1 -w 32", "xl sched-credit2 -d g1 -w 256"]
+        ["xl sched-credit2 -d g1 -w 128", "xl sched-credit2 -d g1 -w 256"]
     # The stacks never overlap: every KVM case ends before the first Xen one starts.
     stacks = ["kvm" if "-kvm-" in unit else "xen" for unit in started]
     assert stacks == ["kvm", "kvm", "xen", "xen", "xen"]

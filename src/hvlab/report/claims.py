@@ -317,7 +317,7 @@ CLAIMS: tuple[Claim, ...] = (
           "cpu.weight raised), and on Xen with the guest's xl sched-credit2 weight lowered.",
           ("systemd-run --unit=hog --slice=machine.slice -p CPUWeight=1000 sh -c 'for i in $(seq $(nproc)); do "
            "(while :; do :; done) & done; wait'   # KVM host and Xen Dom0",
-           "xl sched-credit2 -d g1 -w 32   # Xen Dom0 (xl sched-credit2 -d g1 -w 256 puts it back)",
+           "xl sched-credit2 -d g1 -w 128   # Xen Dom0 (xl sched-credit2 -d g1 -w 256 puts it back)",
            "sysbench cpu --time=10 run   # in the guest; systemctl stop hog afterwards"),
           judge_scheduler, performance=True, live=True),
     Claim("overcommit", "KVM overcommits memory by merging identical pages (KSM); Xen refuses a guest it has "
