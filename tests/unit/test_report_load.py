@@ -191,3 +191,19 @@ def test_a_run_whose_content_names_another_stack_or_repeat_is_a_problem(tmp_path
     assert problems(results)["runs/kvm__g1__cpu__r2.json"] == (
         "holds xen 'g1' cpu repeat 7, which belongs in runs/xen__g1__cpu__r7.json: ignored")
     assert not [r for r in results.runs if r.repeat == 7]
+
+
+def test_a_boot_part_that_is_not_a_positive_number_is_a_problem(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    path = tmp_path / "runs" / "kvm__g1__boot__r1.json"
+    write_json(path, json.loads(path.read_text()) | {"extra": {"create_s": -1, "guest_boot_s": 20.0}})
+    assert problems(load_results(tmp_path))["runs/kvm__g1__boot__r1.json"] == \
+        "extra.create_s must be a positive finite number, got -1"
+
+
+def test_boot_parts_are_read_and_other_extras_left_alone(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    path = tmp_path / "runs" / "kvm__g1__boot__r1.json"
+    write_json(path, json.loads(path.read_text()) | {"extra": {"create_s": 2, "guest_boot_s": 19.5, "tool_note": "x"}})
+    run = next(r for r in load_results(tmp_path).runs if r.file == "runs/kvm__g1__boot__r1.json")
+    assert run.parts == (("create_s", 2.0), ("guest_boot_s", 19.5))

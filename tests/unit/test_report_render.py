@@ -132,8 +132,10 @@ def test_failed_runs_are_listed_and_marked_in_their_workload(tmp_path: Path) -> 
 def test_fewer_than_three_repeats_warn_and_give_no_interval(tmp_path: Path) -> None:
     html = html_of(write_results(tmp_path, repeats=2, with_failure=False))
     workloads = section(html, "workloads")
-    warning = '<p class="warning">g1: fewer than 3 repeats: no interval can be given</p>'
+    warning = '<p class="warning">g1: fewer than 3 repeats: no interval can be given'
     assert workloads.count(warning) == len(WORKLOADS)
+    # The boot says why it has one sample; the other workloads only that they have too few.
+    assert workloads.count(warning + "</p>") == len(WORKLOADS) - 1
     assert " to " not in section(html, "summary").split("</svg>")[1]
 
 
@@ -387,3 +389,39 @@ def test_runs_csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text(tmp_p
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in csv.reader(written.csv.open()) for cell in r)
     ok = next(r for r in csv.DictReader(written.csv.open()) if r["file"] == "runs/kvm__g1__cpu__r2.json")
     assert ok["host"] == "kvm1" and float(ok["value"]) > 0  # ordinary cells are untouched
+
+
+def boot_with_parts(root: Path, *, repeats: int, parts: dict[str, tuple[float, float]]) -> Path:
+    """Boot records split into domain creation and guest boot, as the guests role measures them."""
+    write_results(root)
+    for path in (root / "runs").glob("*__boot__r*.json"):
+        path.unlink()
+    for stack, (create, guest_boot) in parts.items():
+        for repeat in range(1, repeats + 1):
+            record = run_record(stack, "g1", "boot", repeat, round(create + guest_boot, 1))
+            record["extra"] = {"create_s": create, "guest_boot_s": guest_boot}
+            write_json(root / "runs" / f"{stack}__g1__boot__r{repeat}.json", record)
+    return root
+
+
+def test_the_boot_detail_splits_domain_creation_from_the_guest_s_boot(tmp_path: Path) -> None:
+    # Xen's toolstack slower to create the domain, its guest quicker to boot: the parts say which.
+    boot_with_parts(tmp_path, repeats=3, parts={"kvm": (1.5, 20.0), "xen": (6.0, 12.5)})
+    html = html_of(tmp_path)
+    detail = re.search(r'<section class="workload" id="w-boot">(.*?)</section>', html, re.DOTALL)
+    assert detail
+    rows = re.findall(r"<tr>(.*?)</tr>", detail.group(1).split("domain creation (geometric mean)")[1], re.DOTALL)
+    cells_of = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows if "<td" in row]
+    assert cells_of == [["g1", "KVM", "1.50", "20.00", "3"], ["g1", "Xen", "6.00", "12.50", "3"]]
+    assert "guest boot (geometric mean)" in markdown_of(tmp_path)
+
+
+def test_a_single_boot_says_why_it_has_no_interval(tmp_path: Path) -> None:
+    boot_with_parts(tmp_path, repeats=1, parts={"kvm": (1.5, 20.0), "xen": (6.0, 12.5)})
+    html = html_of(tmp_path)
+    assert "A guest&#39;s boot is timed once" in html or "A guest's boot is timed once" in html
+
+
+def test_workloads_without_parts_have_no_parts_table(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    assert "domain creation" not in html_of(tmp_path)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from hvlab.errors import HvlabError
 from hvlab.report.claims import CLAIM_IDS
-from hvlab.report.model import STACKS, ClaimRecord, Probe, Problem, Results, Run
+from hvlab.report.model import RUN_PARTS, STACKS, ClaimRecord, Probe, Problem, Results, Run
 
 _Record = TypeVar("_Record")
 
@@ -178,6 +178,7 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
         tool=fields.get("tool", str, required=False),
         started=fields.get("started", str, required=False),
         duration_s=fields.get("duration_s", (int, float), required=False),
+        parts=_run_parts(fields.get("extra", dict, required=False), fields.faults),
     )
     if not fields.faults and name != run_file_name(run.stack, run.guest, run.workload, run.repeat):
         # The compare role names the file from its own values; a record that names another stack,
@@ -185,6 +186,24 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
         fields.faults.append(f"holds {run.stack} {run.guest!r} {run.workload} repeat {run.repeat}, which belongs in "
                              f"{run_file_name(run.stack, run.guest, run.workload, run.repeat)}: ignored")
     return _kept(run, name, fields, problems)
+
+
+def _run_parts(extra: Mapping[str, Any] | None, faults: list[str]) -> tuple[tuple[str, float], ...]:
+    """The RUN_PARTS of a run's `extra`, each a positive finite number of seconds.
+
+    Other keys of `extra` are the workload's own details and are left alone; a part that is
+    not a positive number is a broken measurement, named like a broken value.
+    """
+    parts = []
+    for key in RUN_PARTS:
+        value = (extra or {}).get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            faults.append(f"extra.{key} must be a positive finite number, got {value!r}")
+            continue
+        parts.append((key, float(value)))
+    return tuple(parts)
 
 
 def run_file_name(stack: str, guest: str, workload: str, repeat: int) -> str:

@@ -26,6 +26,12 @@ class Problem:
         return f"{self.file}: {self.message}"
 
 
+# The parts a run record may split its value into (its `extra`), with the report's labels:
+# the guests role times a boot as domain creation (libvirt start / xl create until the domain
+# runs) and guest boot (running until SSH answers).
+RUN_PARTS = {"create_s": "domain creation", "guest_boot_s": "guest boot"}
+
+
 @dataclass(frozen=True)
 class Run:
     """One workload run. For a failed run metric, unit, direction and value may be None."""
@@ -46,6 +52,8 @@ class Run:
     tool: str | None = None
     started: str | None = None
     duration_s: float | None = None
+    # Named parts of the value, in seconds (RUN_PARTS), e.g. a boot's domain creation and guest boot.
+    parts: tuple[tuple[str, float], ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -137,6 +137,7 @@ stacks: see <a href="#fairness">Fairness</a> before trusting a ratio.</p>{% endi
 {{ w.chart }}
 {{ table(w.table) }}
 {{ table(w.ratios) }}
+{% if w.parts %}{{ table(w.parts) }}{% endif %}
 </section>
 {% else %}<p class="muted">No runs could be read.</p>
 {% endfor %}

@@ -75,6 +75,7 @@ def render_markdown(report: Report) -> str:
         out += [""] if w.warnings else []
         out += _table(w.table)
         out += _table(w.ratios)
+        out += _table(w.parts) if w.parts else []
     out += ["## Fairness", "",
             "Each guest's KVM column is compared with its Xen column: **bold ≠** differs between the stacks; "
             "PV: paravirtual on both (virtio on KVM, Xen front-ends on Xen), the expected, fair pairing; "

@@ -1,6 +1,7 @@
 """The whole report as data: built once, rendered as HTML and as Markdown."""
 
 import re
+import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,14 +13,17 @@ from hvlab.report.charts import ratio_chart, workload_chart
 from hvlab.report.claims import ClaimResult, judge_claims
 from hvlab.report.compare import Comparison, Side, comparisons
 from hvlab.report.fairness import Difference, fairness
-from hvlab.report.model import STACK_LABELS, Results, Run
+from hvlab.report.model import RUN_PARTS, STACK_LABELS, Results, Run
 from hvlab.report.probes import probe_sections
-from hvlab.report.stats import CONFIDENCE, MIN_REPEATS, NOISY_CV, OUTLIER_RULE, Summary
+from hvlab.report.stats import CONFIDENCE, FEW_REPEATS, MIN_REPEATS, NOISY_CV, OUTLIER_RULE, Summary
 from hvlab.report.tables import Cell, Section, Table, cells
 
 CLAIMS_TITLE = "Claims: KVM is Linux, Xen is not"
 CLAIMS_INTRO = ("Each claim of the seed, tested on this lab: held, did not hold, or could not be measured (with "
                 "why). The evidence is each stack's measurement; the commands let you see it on your own lab.")
+# Why a boot time has one sample: said beside its missing interval.
+BOOT_ONCE = ("A guest's boot is timed once, when the guests role starts it: another sample means booting the "
+             "guest again, minutes each on an emulated lab.")
 EMULATED_BANNER = "Emulated lab: the pipeline is real, the speeds are not those of hardware"
 GEOMEAN = "geometric mean"
 # "How to read this", one text for the HTML and the Markdown report.
@@ -55,6 +59,7 @@ class WorkloadView:
     chart: Markup
     table: Table
     ratios: Table
+    parts: Table | None  # the runs' named parts (a boot's domain creation and guest boot), when recorded
     warnings: list[str]
     failed: int
 
@@ -139,12 +144,36 @@ def _warnings(item: Comparison) -> list[str]:
     if item.unbalanced:
         out.append(f"{item.guest}: the stacks do not have the same number of runs (KVM {len(item.kvm.runs)}, "
                    f"Xen {len(item.xen.runs)}): they were not sampled alike")
-    if item.ratio.note:
+    if item.ratio.note and item.workload == "boot" and item.ratio.note == FEW_REPEATS:
+        out.append(f"{item.guest}: {item.ratio.note}. {BOOT_ONCE}")
+    elif item.ratio.note:
         out.append(f"{item.guest}: {item.ratio.note}")
     elif item.noisy:
         out.append(f"{item.guest}: {item.reading}: the repeats scatter by more than {NOISY_CV:.0%} of their mean, "
                    "so the interval says little; look at the runs, and repeat the comparison")
     return out
+
+
+def _parts(items: list[Comparison]) -> Table | None:
+    """Each side's parts (RUN_PARTS) as the geometric mean over its runs, in the value's unit.
+
+    The same statistic as the workload's own figure, so a reader sees which part the
+    difference between the stacks comes from (for a boot: the toolstack or the guest).
+    """
+    keys = [key for key in RUN_PARTS
+            if any(key in dict(run.parts) for item in items for side in item.sides for run in side.measured)]
+    if not keys:
+        return None
+    table = Table((*cells("guest", "stack"), *(Cell(f"{RUN_PARTS[key]} ({GEOMEAN})", "stat") for key in keys),
+                   Cell("runs")))
+    for item in items:
+        for side in item.sides:
+            values = {key: [dict(run.parts)[key] for run in side.measured if key in dict(run.parts)] for key in keys}
+            table.rows.append((Cell(item.guest), Cell(STACK_LABELS[side.stack], side.stack),
+                               *(Cell(fmt.number(statistics.geometric_mean(values[key]) if values[key] else None),
+                                      "stat") for key in keys),
+                               Cell(str(max(len(v) for v in values.values())))))
+    return table
 
 
 def _workload_view(name: str, items: list[Comparison], anchor: str) -> WorkloadView:
@@ -166,7 +195,7 @@ def _workload_view(name: str, items: list[Comparison], anchor: str) -> WorkloadV
         warnings += _warnings(item)
     first = items[0]
     return WorkloadView(name, anchor, first.metric or fmt.MISSING, first.unit or "", _direction(first),
-                        workload_chart(items), table, ratios, warnings,
+                        workload_chart(items), table, ratios, _parts(items), warnings,
                         sum(len(side.failed) for item in items for side in item.sides))
 
 
