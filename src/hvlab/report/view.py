@@ -1,7 +1,6 @@
 """The whole report as data: built once, rendered as HTML and as Markdown."""
 
 import re
-import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,7 +14,7 @@ from hvlab.report.compare import Comparison, Side, comparisons
 from hvlab.report.fairness import Difference, fairness
 from hvlab.report.model import RUN_PARTS, STACK_LABELS, Results, Run
 from hvlab.report.probes import probe_sections
-from hvlab.report.stats import CONFIDENCE, FEW_REPEATS, MIN_REPEATS, NOISY_CV, OUTLIER_RULE, Summary
+from hvlab.report.stats import CONFIDENCE, FEW_REPEATS, MIN_REPEATS, NOISY_CV, OUTLIER_RULE, Summary, summarize
 from hvlab.report.tables import Cell, Section, Table, cells
 
 CLAIMS_TITLE = "Claims: KVM is Linux, Xen is not"
@@ -144,7 +143,7 @@ def _warnings(item: Comparison) -> list[str]:
     if item.unbalanced:
         out.append(f"{item.guest}: the stacks do not have the same number of runs (KVM {len(item.kvm.runs)}, "
                    f"Xen {len(item.xen.runs)}): they were not sampled alike")
-    if item.ratio.note and item.workload == "boot" and item.ratio.note == FEW_REPEATS:
+    if item.workload == "boot" and item.ratio.note == FEW_REPEATS:
         out.append(f"{item.guest}: {item.ratio.note}. {BOOT_ONCE}")
     elif item.ratio.note:
         out.append(f"{item.guest}: {item.ratio.note}")
@@ -168,10 +167,12 @@ def _parts(items: list[Comparison]) -> Table | None:
                    Cell("runs")))
     for item in items:
         for side in item.sides:
-            values = {key: [dict(run.parts)[key] for run in side.measured if key in dict(run.parts)] for key in keys}
+            parts = [dict(run.parts) for run in side.measured]
+            values = {key: [p[key] for p in parts if key in p] for key in keys}
+            summaries = {key: summarize(values[key]) for key in keys}
             table.rows.append((Cell(item.guest), Cell(STACK_LABELS[side.stack], side.stack),
-                               *(Cell(fmt.number(statistics.geometric_mean(values[key]) if values[key] else None),
-                                      "stat") for key in keys),
+                               *(Cell(fmt.number(summaries[key].geomean if summaries[key] else None), "stat")
+                                 for key in keys),
                                Cell(str(max(len(v) for v in values.values())))))
     return table
 
