@@ -5,8 +5,10 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -163,6 +165,22 @@ def test_ssh_key_generated_once_in_state_dir(tmp_path: Path) -> None:
     before = key.read_bytes()
     assert m.ssh_key() == key
     assert key.read_bytes() == before  # not regenerated
+
+
+def test_ssh_key_generated_once_by_concurrent_callers(tmp_path: Path) -> None:
+    # Two scenarios boot their machines at once: every caller gets the same, whole key pair.
+    barrier = threading.Barrier(4)
+
+    def first_key() -> bytes:
+        barrier.wait()
+        return m.ssh_key().read_bytes()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        keys = set(pool.map(lambda _: first_key(), range(4)))
+    assert len(keys) == 1
+    key = tmp_path / "state" / "vlab" / "id_ed25519"
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], check=True, capture_output=True, text=True)
+    assert derived.stdout.split()[1] == key.with_suffix(".pub").read_text().split()[1]
 
 
 def test_qemu_command_under_tcg(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:

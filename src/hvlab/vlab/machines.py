@@ -14,6 +14,7 @@ UEFI machines get their own copy of the firmware's variable store, so boot entri
 grub-install writes survive reboots, as on real hardware.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -114,13 +115,23 @@ def lab_dir() -> Path:
 
 
 def ssh_key() -> Path:
-    """The lab's private key, generated once per lab (never a password)."""
+    """The lab's private key, generated once per lab (never a password).
+
+    Generated under a lock: the test script boots machines of two scenarios at once, and
+    two `vlab up` seeing no key would both run ssh-keygen on the same path (the second
+    one fails at its overwrite prompt, or pairs one run's private key with the other's
+    public key).
+    """
     key = lab_dir() / "id_ed25519"
-    if not key.exists():
-        require_tools({"ssh-keygen": "openssh-client"})
-        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hvlab-vlab", "-f", str(key)],
-                       check=True, stdin=subprocess.DEVNULL)
+    if key.exists():
+        return key
+    require_tools({"ssh-keygen": "openssh-client"})
+    key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(key.parent / "id_ed25519.lock", "w", encoding="ascii") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hvlab-vlab", "-f", str(key)],
+                           check=True, stdin=subprocess.DEVNULL)
     return key
 
 

@@ -1,0 +1,57 @@
+"""scripts/scenario_lanes.py: which molecule scenarios the test script may run at the same time."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "scenario_lanes.py"
+
+
+def load_lanes() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("scenario_lanes", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(*scenarios: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *scenarios], capture_output=True, text=True)
+
+
+def scenario(root: Path, name: str, *machines: str) -> None:
+    (root / name).mkdir()
+    platforms = "".join(f"  - name: {m}\n" for m in machines)
+    (root / name / "molecule.yml").write_text(f"platforms:\n{platforms}")
+
+
+def test_default_scenarios_split_by_the_machine_they_boot() -> None:
+    # The repository's own scenarios: both Xen scenarios boot xen1, kvm_host boots kvm1.
+    result = run("xen_host_secureboot", "kvm_host", "xen_host")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["xen_host_secureboot xen_host", "kvm_host"]
+
+
+def test_a_scenario_with_both_machines_joins_every_lane() -> None:
+    result = run("kvm_host", "lab", "xen_host")
+    assert result.stdout.splitlines() == ["kvm_host lab xen_host"]
+
+
+def test_lanes_joined_through_a_third_scenario_keep_the_given_order(tmp_path: Path) -> None:
+    scenario(tmp_path, "a", "m1")
+    scenario(tmp_path, "b", "m2")
+    scenario(tmp_path, "c", "m3")
+    scenario(tmp_path, "ab", "m1", "m2")
+    assert load_lanes().lanes(["b", "c", "a", "ab"], tmp_path) == [["b", "a", "ab"], ["c"]]
+
+
+@pytest.mark.parametrize("name", ["nope", "../molecule/kvm_host", "kvm_host/"])
+def test_unknown_scenario_is_named(name: str) -> None:
+    result = run("kvm_host", name)
+    assert result.returncode != 0
+    assert f"no scenario {name!r}" in result.stderr
+    assert result.stdout == ""
