@@ -44,8 +44,9 @@ step "lab image"
 release="${HVLAB_TEST_RELEASE:-13}"
 firmware="${HVLAB_TEST_FIRMWARE:-uefi}"
 hvlab image build --release "$release" --firmware "$firmware"
-# Only the end-to-end scenario boots the image with Xen's packages installed and deploys guests.
+# Only the end-to-end scenario boots the images prepared for each stack and deploys guests.
 if [[ " ${SCENARIOS[*]} " == *" lab "* ]]; then
+    hvlab image build --release "$release" --firmware "$firmware" --stack kvm
     hvlab image build --release "$release" --firmware "$firmware" --stack xen
     hvlab image build --guest --release "$release"
 fi
