@@ -2,7 +2,6 @@
 
 import hashlib
 import tarfile
-from pathlib import Path
 
 import pytest
 

@@ -17,6 +17,7 @@ from hvlab.errors import HvlabError
 from hvlab.vlab.accel import choose_acceleration
 from hvlab.vlab.machines import LAB, Boot, Machine, ssh_key
 from hvlab.vlab.releases import DEFAULT_FIRMWARE, DEFAULT_IMAGE, DEFAULT_RELEASE, check_release
+
 # The guest_image role's default guest_image_release (roles/guest_image/defaults/main.yml).
 GUEST_IMAGE_DEFAULT_RELEASE = "13"
 

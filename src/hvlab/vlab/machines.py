@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hvlab import paths
-from hvlab.guest_image import DISK_SERIAL as GUEST_DISK_SERIAL
 from hvlab.errors import HvlabError
+from hvlab.guest_image import DISK_SERIAL as GUEST_DISK_SERIAL
 from hvlab.vlab import image as lab_image
 from hvlab.vlab.accel import choose_acceleration
 from hvlab.vlab.hostcheck import MACHINE_TOOLS, require_free_space, require_tools
@@ -281,7 +281,8 @@ class Machine:
             # A fresh store, as on a new machine; the disk's fallback path (EFI/BOOT) still boots.
             shutil.copyfile(OVMF_DIR / OVMF_FILES[boot.firmware][1], self.efi_vars)
         progress(f"starting {self.spec.name} ({boot.describe()}, {choose_acceleration().name})")
-        result = subprocess.run(self.qemu_command(boot, guest_disk), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        result = subprocess.run(self.qemu_command(boot, guest_disk), capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL)
         if result.returncode != 0:
             raise HvlabError(f"QEMU for {self.spec.name} failed to start: {result.stderr.strip()}")
         self.wait_ready(progress)
