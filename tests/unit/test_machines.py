@@ -208,7 +208,8 @@ def test_qemu_command_attaches_the_guest_image_read_only_after_the_machines_disk
                                                          guest]
     assert cmd.index(guest) > cmd.index(f"file={kvm1.overlay},if=virtio,cache=unsafe,discard=unmap")
     devices = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-device"]
-    assert "virtio-blk-pci,drive=hvlab-guest-image,serial=hvlab-guest-image" in devices
+    # In a fixed slot after the ones QEMU gives the NIC and the machine's disk: that disk stays vda.
+    assert "virtio-blk-pci,drive=hvlab-guest-image,serial=hvlab-guest-image,addr=0x10" in devices
     # The rest of the command is the same as without it.
     without = kvm1.qemu_command(UEFI13)
     at = cmd.index(guest) - 1

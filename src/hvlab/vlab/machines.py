@@ -102,6 +102,10 @@ def firmware_args(firmware: str, efi_vars: Path) -> list[str]:
     return ["-machine", "q35", *args]
 
 
+# q35 puts the host bridge at 00.0, VGA at 01.0, the NIC and the disk next, the ICH9 functions at 1f.
+GUEST_DISK_PCI_SLOT = "0x10"
+
+
 def guest_disk_args(tar: Path | None) -> list[str]:
     """The guest image's tar as a read-only virtio disk with a fixed serial; nothing without one."""
     if tar is None:
@@ -109,8 +113,11 @@ def guest_disk_args(tar: Path | None) -> list[str]:
     if "," in str(tar):
         # QEMU's option syntax would need the comma doubled; hvlab's cache paths have none.
         raise HvlabError(f"the guest image disk {tar} has a comma in its path; QEMU cannot take it as is")
+    # A fixed PCI slot above every slot QEMU hands out itself: the machine's own disk (if=virtio,
+    # created after the -device options) keeps its slot, so it stays vda (hvlab-firstboot installs
+    # GRUB there), its UEFI boot entry's device path stays valid and the NIC keeps its name.
     return ["-drive", f"file={tar},if=none,id=hvlab-guest-image,format=raw,readonly=on",
-            "-device", f"virtio-blk-pci,drive=hvlab-guest-image,serial={GUEST_DISK_SERIAL}"]
+            "-device", f"virtio-blk-pci,drive=hvlab-guest-image,serial={GUEST_DISK_SERIAL},addr={GUEST_DISK_PCI_SLOT}"]
 
 
 def require_firmware(firmware: str) -> None:
