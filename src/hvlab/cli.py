@@ -92,7 +92,9 @@ def up(inventory_path: Path | None, profile: str | None, repeats: int | None, re
     if refused:
         raise HvlabError(refused)
     if inventory_path is None:
-        _vlab_up(list(LAB))
+        # The guest image first, so each machine boots with it on a read-only disk and the
+        # playbooks' guest_image role extracts it there instead of copying it over SSH.
+        _vlab_up(list(LAB), guest_image_disk=True)
         inventory_path = inventory.inventory_path().parent
         profile = profile or "quick"
     extra: dict[str, object] = {"compare_profile": profile or "full"}
@@ -285,28 +287,39 @@ def vlab() -> None:
 @RELEASE_OPTION
 @FIRMWARE_OPTION
 @IMAGE_OPTION
+@click.option("--guest-image", "guest_image_disk", is_flag=True,
+              help="Build the guest image if needed (release: guest_image_release in inventories/vlab, else 13; "
+                   "needs root) and attach it to each machine booted as a read-only disk "
+                   "(/dev/disk/by-id/virtio-hvlab-guest-image), which the guest_image role extracts "
+                   "instead of copying the image over SSH.")
 def vlab_up(names: tuple[str, ...], write_inventory: bool, release: str | None, firmware: str | None,
-            image_kind: str | None) -> None:
+            image_kind: str | None, guest_image_disk: bool) -> None:
     """Build the image if needed, start lab machines (all by default), write the inventory.
 
     A machine whose disk exists boots as it was made; asking it for another release or
     firmware is refused (hvlab vlab down NAME first).
     """
-    _vlab_up(_names(names), write_inventory, release, firmware, image_kind)
+    _vlab_up(_names(names), write_inventory, release, firmware, image_kind, guest_image_disk)
 
 
 def _vlab_up(names: list[str], write_inventory: bool = True, release: str | None = None,
-             firmware: str | None = None, image_kind: str | None = None) -> None:
+             firmware: str | None = None, image_kind: str | None = None, guest_image_disk: bool = False) -> None:
     selected = machines(names)
     default = inventory.default_boot()
-    # Every machine's boot is checked before any image is built or machine booted.
+    # Every machine's boot (and the guest image's release) is checked before anything is built or booted.
     boots = [machine.boot_for(release, firmware, image_kind, default) for machine in selected]
+    guest_release = inventory.guest_image_release() if guest_image_disk else None
     for target in dict.fromkeys(boot.target(m.spec.stack) for m, boot in zip(selected, boots, strict=True)):
         with console.status("preparing the lab image"):
             lab_image.build(target, progress=_progress)
+    guest_disk: Path | None = None
+    if guest_release is not None:
+        with console.status("preparing the guest image"):
+            built_guest = guest_image.build(guest_release, progress=_progress)
+            guest_disk = guest_image.disk_tar(built_guest, progress=_progress)
     for machine, boot in zip(selected, boots, strict=True):
         with console.status(f"booting {machine.spec.name}"):
-            machine.start(boot, progress=_progress)
+            machine.start(boot, progress=_progress, guest_disk=guest_disk)
     if write_inventory:
         _progress(f"inventory: {inventory.write()}")
 

@@ -5,6 +5,10 @@ The image is a directory in the cache, named by a hash of its recipe:
   vmlinuz      Debian's kernel: virtio and Xen front-end drivers, PV/PVH/HVM entry points
   initrd.img   its initramfs (MODULES=most: virtio_blk and xen-blkfront both included)
   SHA256SUMS   checksums of the three, verified on every use and on every hypervisor host
+Beside it, for the virtual lab, the same three files in one plain tar archive (disk_tar), named by
+a hash of SHA256SUMS: `hvlab vlab up --guest-image` attaches it to each lab machine as a
+read-only virtio disk (serial DISK_SERIAL), and the guest_image role extracts it on the host
+instead of copying the image over SSH (then verifies every file against the controller's sums).
 Guests boot the kernel directly (libvirt <kernel>, xl kernel=) rather than through a
 bootloader in the disk: pygrub is deprecated, PVH cannot use it, and one kernel file
 outside the disk proves both stacks boot the very same kernel. cloud-init (NoCloud) gives
@@ -12,7 +16,9 @@ each guest its identity; sysbench, fio and iperf3 are installed from Debian at b
 so guests need no network access to the internet to run the comparison.
 """
 
+import hashlib
 import os
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +49,11 @@ PACKAGES = (
     "python3-apt",
 )
 FILES = ("disk.qcow2", "vmlinuz", "initrd.img")
+# The name each file has on a hypervisor host, <sha256><suffix> (the guest_image role's
+# __guest_image_files); the tar's members carry these names, so the role extracts by them.
+HOST_SUFFIXES = {"disk.qcow2": ".qcow2", "vmlinuz": ".vmlinuz", "initrd.img": ".initrd"}
+# The virtio serial of the read-only disk holding the tar: /dev/disk/by-id/virtio-<serial> on a host.
+DISK_SERIAL = "hvlab-guest-image"
 GUEST_FILES = Path(__file__).with_name("guestfiles")
 BUILD_SPACE_BYTES = (FS_GIB + 2) * 2**30
 
@@ -62,6 +73,44 @@ class GuestImage:
             digest, _, name = line.partition("  ")
             sums[name] = digest
         return sums
+
+
+def disk_tar_path(image: GuestImage) -> Path:
+    """The tar of `image`, beside its directory, named by a hash of its SHA256SUMS (its content)."""
+    content = hashlib.sha256(image.sums_path.read_bytes()).hexdigest()[:16]
+    return image.directory.parent / f"{image.directory.name}.disk-{content}.tar"
+
+
+def disk_tar(image: GuestImage, progress: Progress = lambda _msg: None) -> Path:
+    """The image's files as a plain tar (members named as on the hosts), made unless it exists.
+
+    The image must be verified (build() does). A tar of an earlier content of the same recipe is
+    removed. Written under a temporary name and renamed, so an interrupted run leaves no tar that
+    looks finished; a damaged tar is still caught on each host, which checks every file's sha256.
+    """
+    sums = image.checksums()
+    tar = disk_tar_path(image)
+    if tar.exists():
+        return tar
+    progress(f"packing the guest image for the lab machines' read-only disk: {tar}")
+    for stale in image.directory.parent.glob(f"{image.directory.name}.disk-*.tar"):
+        stale.unlink(missing_ok=True)
+    fd, part_name = tempfile.mkstemp(prefix=f".{tar.name}.", suffix=".part", dir=tar.parent)
+    part = Path(part_name)
+    try:
+        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.GNU_FORMAT) as archive:
+            for name in FILES:
+                source = image.directory / name
+                info = tarfile.TarInfo(sums[name] + HOST_SUFFIXES[name])
+                info.size = source.stat().st_size
+                info.mode, info.uid, info.gid, info.uname, info.gname, info.mtime = 0o644, 0, 0, "root", "root", 0
+                with source.open("rb") as data:
+                    archive.addfile(info, data)
+        part.chmod(0o644)
+        part.replace(tar)
+    finally:
+        part.unlink(missing_ok=True)
+    return tar
 
 
 def recipe_id(release: str) -> str:

@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_role_check(
     role: str, tmp_path: Path, variables: dict[str, object], groups: tuple[str, ...] = (),
     commands: dict[str, str] | None = None, then: list[dict[str, object]] | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Apply `role` to localhost in check mode; `groups` puts localhost in inventory groups.
+
+    `check=False` applies it for real: only for a test whose variables keep every path the
+    role writes inside tmp_path.
 
     `then` are tasks run after the role, e.g. to write what it recorded into tmp_path (with
     `check_mode: false`) for the test to read.
@@ -50,7 +54,7 @@ def run_role_check(
                ANSIBLE_GATHERING="smart", ANSIBLE_CACHE_PLUGIN="ansible.builtin.jsonfile",
                ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path.parent / "ansible-fact-cache"))
     return subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), "--check", "-i", str(inventory),
+        [str(Path(sys.executable).with_name("ansible-playbook")), *(["--check"] if check else []), "-i", str(inventory),
          "-e", f"@{extra}", str(play)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )

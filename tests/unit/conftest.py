@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN_COMMANDS = frozenset(
     {"qemu-system-x86_64", "qemu-img", "ssh", "mmdebstrap", "parted", "mkfs.ext4"}
 )
@@ -37,6 +38,10 @@ def lab_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LabDir
     monkeypatch.setenv("HVLAB_STATE_DIR", str(dirs.state))
     monkeypatch.setenv("HVLAB_CACHE_DIR", str(dirs.cache))
     monkeypatch.setenv("HVLAB_PROJECT_DIR", str(dirs.project))
+    # hvlab's Python reads the roles' own defaults and vars from the project (the guest image's
+    # release, the guests role's settings): the test project has the checkout's roles.
+    dirs.project.mkdir()
+    (dirs.project / "roles").symlink_to(REPO_ROOT / "roles")
     for var in ("HVLAB_ACCEL", "HVLAB_DEBIAN_MIRROR"):
         monkeypatch.delenv(var, raising=False)
 

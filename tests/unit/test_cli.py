@@ -217,6 +217,57 @@ def test_up_prepared_builds_only_the_selected_machines_stack(recorded_up: dict[s
     assert recorded_up["start"] == [("xen1", Boot("13", "uefi", "prepared"))]
 
 
+@pytest.fixture
+def recorded_guest_image(monkeypatch: pytest.MonkeyPatch, recorded_up: dict[str, list[object]],
+                         tmp_path: Path) -> dict[str, list[object]]:
+    """As recorded_up, with guest image builds and the disk each machine gets recorded too."""
+    recorded_up["guest"] = []
+
+    def build(release: str, **_k: object) -> object:
+        recorded_up["guest"].append(release)
+        return cli.guest_image.GuestImage(tmp_path / "guest")
+
+    def start(self: Machine, boot: Boot, guest_disk: Path | None = None, **_k: object) -> None:
+        recorded_up["start"].append((self.spec.name, guest_disk))
+
+    monkeypatch.setattr(cli.guest_image, "build", build)
+    monkeypatch.setattr(cli.guest_image, "disk_tar", lambda image, **_k: image.directory.with_suffix(".tar"))
+    monkeypatch.setattr(Machine, "start", start)
+    return recorded_up
+
+
+def test_up_attaches_no_guest_image_unless_asked(recorded_guest_image: dict[str, list[object]]) -> None:
+    result = invoke("vlab", "up", "--no-inventory")
+    assert result.exit_code == 0, result.output
+    assert recorded_guest_image["guest"] == []
+    assert recorded_guest_image["start"] == [("kvm1", None), ("xen1", None)]
+
+
+def test_up_guest_image_builds_it_and_attaches_it_to_each_machine(
+        tmp_path: Path, recorded_guest_image: dict[str, list[object]]) -> None:
+    result = invoke("vlab", "up", "--no-inventory", "--guest-image", "--release", "12")
+    assert result.exit_code == 0, result.output
+    # The guest image's own release (the role's default), not the machines'.
+    assert recorded_guest_image["guest"] == ["13"]
+    tar = tmp_path / "guest.tar"
+    assert recorded_guest_image["start"] == [("kvm1", tar), ("xen1", tar)]
+
+
+def test_up_guest_image_takes_the_vlab_inventorys_guest_image_release(
+        tmp_path: Path, recorded_guest_image: dict[str, list[object]]) -> None:
+    write_vlab_settings(tmp_path, "guest_image_release: '12'\n")
+    result = invoke("vlab", "up", "--no-inventory", "--guest-image", "xen1")
+    assert result.exit_code == 0, result.output
+    assert recorded_guest_image["guest"] == ["12"]
+    assert recorded_guest_image["start"] == [("xen1", tmp_path / "guest.tar")]
+
+
+@pytest.mark.usefixtures("nothing_may_start")
+def test_up_guest_image_bad_release_is_refused_before_any_build(tmp_path: Path) -> None:
+    settings = write_vlab_settings(tmp_path, "guest_image_release: '11'\n")
+    assert_one_line_error(invoke("vlab", "up", "--guest-image"), str(settings), "guest_image_release", "'11'")
+
+
 def record_disk(name: str, boot: Boot, with_image: bool = True) -> None:
     machine = cli.machines([name])[0]
     machine.dir.mkdir(parents=True, exist_ok=True)
@@ -475,3 +526,19 @@ def test_claims_on_a_stopped_virtual_lab_says_to_run_up(monkeypatch: pytest.Monk
     write_results(tmp_path / "r")
     assert_one_line_error(invoke("claims", "--results", str(tmp_path / "r")), "the virtual lab is not up",
                           "hvlab up")
+
+
+def test_up_on_the_virtual_lab_boots_it_with_the_guest_image_disk(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    booted: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    monkeypatch.setattr(cli, "_vlab_up", lambda *a, **k: booted.append((a, k)))
+
+    def fake_run(_inventory: Path, results: Path, _extra: object, _say: object) -> list[object]:
+        assert booted, "the lab was booted before the playbooks ran"
+        write_results(results)
+        return []
+
+    monkeypatch.setattr(cli.pipeline, "run", fake_run)
+    result = invoke("up", "--results", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    assert booted == [((["kvm1", "xen1"],), {"guest_image_disk": True})]

@@ -24,13 +24,6 @@ GUESTS = [{"name": "g1", "vcpus": 1, "memory_mib": 512, "disk_gib": 4},
           {"name": "web-01", "vcpus": 1, "memory_mib": 512, "disk_gib": 4}]
 
 
-@pytest.fixture(autouse=True)
-def project_roles(tmp_path: Path) -> None:
-    """The roles' own defaults and vars are read from the project: give the test project hvlab's."""
-    (tmp_path / "project").mkdir(exist_ok=True)
-    (tmp_path / "project" / "roles").symlink_to(ROOT / "roles")
-
-
 @pytest.fixture
 def execs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The argv `hvlab console` would exec, recorded instead."""

@@ -208,6 +208,37 @@ def test_qemu_command_under_tcg(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) 
     assert cmd[cmd.index("-accel") + 1] == "tcg,thread=multi,tb-size=512"
 
 
+def test_qemu_command_has_no_guest_image_disk_unless_asked(kvm1: Machine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    cmd = kvm1.qemu_command(UEFI13)
+    assert "hvlab-guest-image" not in " ".join(cmd)
+    assert [a for a in cmd if a.startswith("virtio-blk")] == []
+
+
+def test_qemu_command_attaches_the_guest_image_read_only_after_the_machines_disk(
+        kvm1: Machine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HVLAB_ACCEL", "tcg")
+    tar = tmp_path / "guest.disk-0123.tar"
+    cmd = kvm1.qemu_command(UEFI13, tar)
+    drives = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-drive"]
+    guest = f"file={tar},if=none,id=hvlab-guest-image,format=raw,readonly=on"
+    assert [d for d in drives if "pflash" not in d] == [f"file={kvm1.overlay},if=virtio,cache=unsafe,discard=unmap",
+                                                         guest]
+    assert cmd.index(guest) > cmd.index(f"file={kvm1.overlay},if=virtio,cache=unsafe,discard=unmap")
+    devices = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-device"]
+    # In a fixed slot after the ones QEMU gives the NIC and the machine's disk: that disk stays vda.
+    assert "virtio-blk-pci,drive=hvlab-guest-image,serial=hvlab-guest-image,addr=0x10" in devices
+    # The rest of the command is the same as without it.
+    without = kvm1.qemu_command(UEFI13)
+    at = cmd.index(guest) - 1
+    assert cmd[:at] + cmd[at + 4:] == without
+
+
+def test_guest_disk_path_with_a_comma_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(HvlabError, match="comma"):
+        m.guest_disk_args(tmp_path / "a,b.tar")
+
+
 def test_qemu_command_under_tcg_runs_xen_single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HVLAB_ACCEL", "tcg")
     cmd = Machine(m.spec_for("xen1")).qemu_command(UEFI13)
@@ -532,6 +563,18 @@ def test_restart_keeps_the_disk_and_its_variable_store(kvm1: Machine, fake_start
     kvm1.start(UEFI13)
     assert [c[0] for c in fake_start] == ["qemu-system-x86_64"]  # no new overlay
     assert kvm1.efi_vars.read_bytes() == b"boot entries written by grub-install"
+
+
+def test_start_passes_the_guest_image_disk_to_qemu(kvm1: Machine, fake_start: list[list[str]],
+                                                   tmp_path: Path) -> None:
+    make_cached_image()
+    tar = tmp_path / "guest.tar"
+    kvm1.start(UEFI13, guest_disk=tar)
+    assert fake_start[-1] == kvm1.qemu_command(UEFI13, tar)
+    fake_start.clear()
+    kvm1.pidfile.unlink(missing_ok=True)
+    kvm1.start(UEFI13)  # a later up without it: no such disk
+    assert fake_start[-1] == kvm1.qemu_command(UEFI13)
 
 
 @pytest.mark.parametrize(("firmware", "template"), [

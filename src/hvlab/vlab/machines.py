@@ -12,6 +12,11 @@ is made and recorded beside it (boot.json): a later `up` boots it the same way, 
 for another release or firmware for an existing disk is refused rather than silently ignored.
 UEFI machines get their own copy of the firmware's variable store, so boot entries that
 grub-install writes survive reboots, as on real hardware.
+
+Asked to (`hvlab vlab up --guest-image`), a machine also gets the guest image as a second,
+read-only virtio disk: a plain tar (hvlab.guest_image.disk_tar) with a fixed serial, so the host
+sees it as /dev/disk/by-id/virtio-hvlab-guest-image and the guest_image role extracts it there
+instead of copying the image over the emulated network. The machine's own disk stays the first.
 """
 
 import fcntl
@@ -28,6 +33,7 @@ from pathlib import Path
 
 from hvlab import paths
 from hvlab.errors import HvlabError
+from hvlab.guest_image import DISK_SERIAL as GUEST_DISK_SERIAL
 from hvlab.vlab import image as lab_image
 from hvlab.vlab.accel import choose_acceleration
 from hvlab.vlab.hostcheck import MACHINE_TOOLS, require_free_space, require_tools
@@ -95,6 +101,24 @@ def firmware_args(firmware: str, efi_vars: Path) -> list[str]:
         # Secure Boot variables live in SMM-protected flash: without both, OVMF refuses to boot.
         return ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on", *args]
     return ["-machine", "q35", *args]
+
+
+# q35 puts the host bridge at 00.0, VGA at 01.0, the NIC and the disk next, the ICH9 functions at 1f.
+GUEST_DISK_PCI_SLOT = "0x10"
+
+
+def guest_disk_args(tar: Path | None) -> list[str]:
+    """The guest image's tar as a read-only virtio disk with a fixed serial; nothing without one."""
+    if tar is None:
+        return []
+    if "," in str(tar):
+        # QEMU's option syntax would need the comma doubled; hvlab's cache paths have none.
+        raise HvlabError(f"the guest image disk {tar} has a comma in its path; QEMU cannot take it as is")
+    # A fixed PCI slot above every slot QEMU hands out itself: the machine's own disk (if=virtio,
+    # created after the -device options) keeps its slot, so it stays vda (hvlab-firstboot installs
+    # GRUB there), its UEFI boot entry's device path stays valid and the NIC keeps its name.
+    return ["-drive", f"file={tar},if=none,id=hvlab-guest-image,format=raw,readonly=on",
+            "-device", f"virtio-blk-pci,drive=hvlab-guest-image,serial={GUEST_DISK_SERIAL},addr={GUEST_DISK_PCI_SLOT}"]
 
 
 def require_firmware(firmware: str) -> None:
@@ -223,7 +247,8 @@ class Machine:
             return "(no serial log)"
         return "\n".join(text.replace("\r", "").splitlines()[-lines:])
 
-    def qemu_command(self, boot: Boot) -> list[str]:
+    def qemu_command(self, boot: Boot, guest_disk: Path | None = None) -> list[str]:
+        """QEMU's argv; `guest_disk` (a tar of the guest image) is attached read-only after the machine's disk."""
         accel = choose_acceleration()
         pub = ssh_key().with_suffix(".pub")
         s = self.spec
@@ -232,6 +257,7 @@ class Machine:
             *accel.qemu_args(runs_xen=s.group == "xen_hosts"),
             "-m", str(s.memory_mib), "-smp", str(s.cpus),
             "-drive", f"file={self.overlay},if=virtio,cache=unsafe,discard=unmap",
+            *guest_disk_args(guest_disk),
             "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{s.ssh_port}-:22",
             "-device", "virtio-net-pci,netdev=n0",
             "-fw_cfg", f"name=opt/hvlab/ssh_key,file={pub}",
@@ -240,10 +266,16 @@ class Machine:
             "-display", "none", "-daemonize", "-pidfile", str(self.pidfile),
         ]
 
-    def start(self, boot: Boot, progress: Progress = lambda _m: None) -> None:
-        """Boot the machine (its disk made first if it has none); `boot` must match an existing disk."""
+    def start(self, boot: Boot, progress: Progress = lambda _m: None, guest_disk: Path | None = None) -> None:
+        """Boot the machine (its disk made first if it has none); `boot` must match an existing disk.
+
+        `guest_disk`: the guest image's tar, attached read-only (a running machine keeps the disks
+        it has: the guest_image role then copies what its disk does not hold over SSH).
+        """
         if self.pid() is not None:
-            progress(f"{self.spec.name} is already running")
+            progress(f"{self.spec.name} is already running"
+                     + (" (its disks as they are: hvlab vlab down --keep-disks, then up, attaches the guest image)"
+                        if guest_disk is not None else ""))
             return
         require_tools(MACHINE_TOOLS)
         require_firmware(boot.firmware)
@@ -267,7 +299,8 @@ class Machine:
             # A fresh store, as on a new machine; the disk's fallback path (EFI/BOOT) still boots.
             shutil.copyfile(OVMF_DIR / OVMF_FILES[boot.firmware][1], self.efi_vars)
         progress(f"starting {self.spec.name} ({boot.describe()}, {choose_acceleration().name})")
-        result = subprocess.run(self.qemu_command(boot), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        result = subprocess.run(self.qemu_command(boot, guest_disk), capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL)
         if result.returncode != 0:
             raise HvlabError(f"QEMU for {self.spec.name} failed to start: {result.stderr.strip()}")
         self.wait_ready(progress)
