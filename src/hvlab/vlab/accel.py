@@ -7,7 +7,7 @@ AMD CPU with SVM and NPT, so nested KVM and Xen HVM still work inside.
 
 A Xen machine under TCG gets a CPU without AVX (TCG_XEN_CPU_MODEL): with AVX its Dom0
 and guests crashed at random once a guest ran (Xen also needs spec-ctrl=eager-fpu there,
-see inventories/vlab); that combination is the one measured to work. KVM machines keep
+see roles/xen_host, xen_host_tcg_workarounds); that combination is the one measured to work. KVM machines keep
 plain `-cpu max`, under which nested KVM guests were measured to work.
 """
 
