@@ -11,7 +11,12 @@ files="$HVLAB_IMAGE_FILES"
 # The fstab UUID must equal the one mkfs.ext4 gets, or / stays read-only.
 printf 'UUID=%s / ext4 errors=remount-ro 0 1\n' "$HVLAB_ROOT_UUID" > "$root/etc/fstab"
 if [ "$HVLAB_BOOT" = uefi ]; then
-    printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$HVLAB_ESP_UUID" >> "$root/etc/fstab"
+    # systemd waits 90 s for the ESP's device unit, then drops to emergency mode, where
+    # a machine with a locked root account hangs. Two TCG machines booting at once on
+    # two cores can take longer than that through udev's coldplug (both of a CI run's
+    # machines ended in emergency mode, still loading modules 260 s into the boot).
+    printf 'UUID=%s /boot/efi vfat umask=0077,x-systemd.device-timeout=10min 0 2\n' \
+        "$HVLAB_ESP_UUID" >> "$root/etc/fstab"
 fi
 echo hvlab > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\thvlab\n' > "$root/etc/hosts"
