@@ -74,9 +74,9 @@ def test_local_fact_reports_what_is_in_effect(host):
 
 
 def test_local_fact_names_the_firmware(host):
-    # The lab machine boots through UEFI (molecule.yml; HVLAB_TEST_FIRMWARE overrides it).
+    # The lab machine boots through UEFI with Secure Boot (molecule.yml; HVLAB_TEST_FIRMWARE overrides it).
     fact = json.loads(host.check_output("/etc/ansible/facts.d/hvlab_kvm.fact"))
-    assert fact["firmware"] == os.environ.get("HVLAB_TEST_FIRMWARE", "uefi")
+    assert fact["firmware"] == os.environ.get("HVLAB_TEST_FIRMWARE", "uefi-secureboot")
     assert host.file("/sys/firmware/efi").is_directory == (fact["firmware"] != "bios")
 
 
