@@ -40,19 +40,14 @@ set -e
 if [ "$rc" -eq 5 ]; then echo "pytest collected no unit tests: failing" >&2; exit 1; fi
 [ "$rc" -eq 0 ] || exit "$rc"
 
-step "lab image"
-release="${HVLAB_TEST_RELEASE:-13}"
-firmware="${HVLAB_TEST_FIRMWARE:-uefi}"
-hvlab image build --release "$release" --firmware "$firmware"
-# kvm_host's scenario boots the image prepared for KVM; the end-to-end scenario boots both
-# prepared images and deploys guests.
-if [[ " ${SCENARIOS[*]} " == *" kvm_host "* || " ${SCENARIOS[*]} " == *" lab "* ]]; then
-    hvlab image build --release "$release" --firmware "$firmware" --stack kvm
-fi
-if [[ " ${SCENARIOS[*]} " == *" lab "* ]]; then
-    hvlab image build --release "$release" --firmware "$firmware" --stack xen
-    hvlab image build --guest --release "$release"
-fi
+step "lab images"
+# What each scenario's platforms boot (bare or prepared for the machine's stack, the guest
+# image disk), read from their molecule.yml: built here, once, before lanes boot machines at once.
+builds=$(python scripts/scenario_lanes.py --builds "${SCENARIOS[@]}")
+while read -r args; do
+    # shellcheck disable=SC2086 # one line: the options and the machine name, space-separated
+    hvlab vlab up --no-inventory --build-only $args
+done <<<"$builds"
 
 # Scenarios that boot no machine of the same name run side by side, in lanes: on two cores
 # one lane's emulated machine installs packages while the other's reboots or waits.

@@ -19,7 +19,7 @@ from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
 from hvlab.vlab import inventory
-from hvlab.vlab.machines import LAB, machines, spec_for, status_json
+from hvlab.vlab.machines import LAB, Boot, machines, spec_for, status_json
 from hvlab.vlab.releases import FIRMWARES, IMAGE_KINDS, RELEASES, STACKS, LabTarget
 
 console = Console(stderr=True)
@@ -292,22 +292,28 @@ def vlab() -> None:
                    "needs root) and attach it to each machine booted as a read-only disk "
                    "(/dev/disk/by-id/virtio-hvlab-guest-image), which the guest_image role extracts "
                    "instead of copying the image over SSH.")
+@click.option("--build-only", is_flag=True,
+              help="Build the images these machines would boot, new as asked, and boot nothing "
+                   "(the test script builds every scenario's images before its lanes boot machines at once).")
 def vlab_up(names: tuple[str, ...], write_inventory: bool, release: str | None, firmware: str | None,
-            image_kind: str | None, guest_image_disk: bool) -> None:
+            image_kind: str | None, guest_image_disk: bool, build_only: bool) -> None:
     """Build the image if needed, start lab machines (all by default), write the inventory.
 
     A machine whose disk exists boots as it was made; asking it for another release or
     firmware is refused (hvlab vlab down NAME first).
     """
-    _vlab_up(_names(names), write_inventory, release, firmware, image_kind, guest_image_disk)
+    _vlab_up(_names(names), write_inventory, release, firmware, image_kind, guest_image_disk, build_only)
 
 
 def _vlab_up(names: list[str], write_inventory: bool = True, release: str | None = None,
-             firmware: str | None = None, image_kind: str | None = None, guest_image_disk: bool = False) -> None:
+             firmware: str | None = None, image_kind: str | None = None, guest_image_disk: bool = False,
+             build_only: bool = False) -> None:
     selected = machines(names)
     default = inventory.default_boot()
     # Every machine's boot (and the guest image's release) is checked before anything is built or booted.
-    boots = [machine.boot_for(release, firmware, image_kind, default) for machine in selected]
+    # With build_only, the images of new machines as asked: an existing disk is not read.
+    boots = [Boot(release or default.release, firmware or default.firmware, image_kind or default.image)
+             if build_only else machine.boot_for(release, firmware, image_kind, default) for machine in selected]
     guest_release = inventory.guest_image_release() if guest_image_disk else None
     for target in dict.fromkeys(boot.target(m.spec.stack) for m, boot in zip(selected, boots, strict=True)):
         with console.status("preparing the lab image"):
@@ -317,6 +323,8 @@ def _vlab_up(names: list[str], write_inventory: bool = True, release: str | None
         with console.status("preparing the guest image"):
             built_guest = guest_image.build(guest_release, progress=_progress)
             guest_disk = guest_image.disk_tar(built_guest, progress=_progress)
+    if build_only:
+        return
     for machine, boot in zip(selected, boots, strict=True):
         with console.status(f"booting {machine.spec.name}"):
             machine.start(boot, progress=_progress, guest_disk=guest_disk)

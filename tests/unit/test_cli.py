@@ -286,6 +286,18 @@ def test_up_keeps_an_existing_disks_boot(recorded_up: dict[str, list[object]]) -
     assert recorded_up["start"] == [("kvm1", Boot("13", "uefi", "prepared")), ("xen1", Boot("12", "bios", "bare"))]
 
 
+def test_up_build_only_builds_what_new_machines_would_boot_and_starts_none(
+        tmp_path: Path, recorded_guest_image: dict[str, list[object]]) -> None:
+    # A disk of another boot is not in the way: the images are those of new machines as asked.
+    record_disk("xen1", Boot("12", "bios", "bare"))
+    result = invoke("vlab", "up", "--no-inventory", "--build-only", "--image", "prepared", "--guest-image",
+                    "--firmware", "uefi-secureboot", "xen1")
+    assert result.exit_code == 0, result.output
+    assert recorded_guest_image["build"] == [LabTarget("13", "uefi", "xen")]
+    assert recorded_guest_image["guest"] == ["13"]
+    assert recorded_guest_image["start"] == []
+
+
 @pytest.mark.usefixtures("nothing_may_start")
 def test_up_refuses_another_image_for_an_existing_disk_before_anything_starts() -> None:
     record_disk("xen1", Boot("13", "uefi", "bare"))

@@ -55,3 +55,30 @@ def test_unknown_scenario_is_named(name: str) -> None:
     assert result.returncode != 0
     assert f"no scenario {name!r}" in result.stderr
     assert result.stdout == ""
+
+
+def test_builds_are_read_from_the_repositorys_scenarios() -> None:
+    result = run("--builds", "kvm_host", "xen_host", "xen_host_boot_drill")
+    assert result.returncode == 0, result.stderr
+    # kvm1 through Secure Boot from the image prepared for KVM; xen1 bare, once for both Xen scenarios.
+    assert result.stdout.splitlines() == [
+        "--release=13 --firmware=uefi-secureboot --image=prepared kvm1",
+        "--release=13 --firmware=uefi --image=bare xen1",
+    ]
+
+
+def test_builds_take_the_test_release_and_firmware_overrides(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "molecule.yml").write_text(
+        "platforms:\n"
+        "  - {name: m1, release: '13', firmware: uefi-secureboot, image: prepared, guest_image: true}\n"
+        "  - {name: m2}\n")
+    env = {"HVLAB_TEST_RELEASE": "12", "HVLAB_TEST_FIRMWARE": "bios"}
+    assert load_lanes().build_args(["s"], tmp_path, env) == [
+        ["--release=12", "--firmware=bios", "--image=prepared", "--guest-image", "m1"],
+        ["--release=12", "--firmware=bios", "m2"],
+    ]
+    assert load_lanes().build_args(["s"], tmp_path, {}) == [
+        ["--release=13", "--firmware=uefi-secureboot", "--image=prepared", "--guest-image", "m1"],
+        ["m2"],
+    ]
