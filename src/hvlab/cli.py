@@ -312,8 +312,8 @@ def _vlab_up(names: list[str], write_inventory: bool = True, release: str | None
     default = inventory.default_boot()
     # Every machine's boot (and the guest image's release) is checked before anything is built or booted.
     # With build_only, the images of new machines as asked: an existing disk is not read.
-    boots = [Boot(release or default.release, firmware or default.firmware, image_kind or default.image)
-             if build_only else machine.boot_for(release, firmware, image_kind, default) for machine in selected]
+    boots = [Boot.asked(release, firmware, image_kind, default) if build_only
+             else machine.boot_for(release, firmware, image_kind, default) for machine in selected]
     guest_release = inventory.guest_image_release() if guest_image_disk else None
     for target in dict.fromkeys(boot.target(m.spec.stack) for m, boot in zip(selected, boots, strict=True)):
         with console.status("preparing the lab image"):

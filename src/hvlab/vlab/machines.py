@@ -83,6 +83,11 @@ class Boot:
         check_firmware(self.firmware)
         check_image_kind(self.image)
 
+    @classmethod
+    def asked(cls, release: str | None, firmware: str | None, image: str | None, default: "Boot") -> "Boot":
+        """A new machine's boot: what was asked, the rest from the default."""
+        return cls(release or default.release, firmware or default.firmware, image or default.image)
+
     def target(self, stack: str) -> LabTarget:
         return LabTarget.for_machine(self.release, self.firmware, stack if self.image == "prepared" else "")
 
@@ -207,7 +212,7 @@ class Machine:
         """The boot asked for, checked against the disk's: an existing disk keeps its own."""
         recorded = self.recorded_boot()
         if recorded is None:
-            return Boot(release or default.release, firmware or default.firmware, image or default.image)
+            return Boot.asked(release, firmware, image, default)
         asked = Boot(release or recorded.release, firmware or recorded.firmware, image or recorded.image)
         if asked != recorded:
             raise HvlabError(f"{self.spec.name} exists as {recorded.describe()}, not {asked.describe()}; "
