@@ -72,13 +72,16 @@ def main() -> None:
               help="Workload sizes: quick (default on the virtual lab) or full (default on a real lab).")
 @click.option("--repeats", type=click.IntRange(min=1), default=None,
               help="Runs of each workload per guest (default: the compare role's, 5).")
+@click.option("--boot-repeats", type=click.IntRange(min=0), default=None,
+              help="Timed boots per stack, the deployment's and then throwaway guests' "
+                   "(compare_boot_repeats; default: 1 on quick, 3 on full).")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where results and the report go: a new or empty directory, or an earlier one of hvlab's "
                    "with --replace-results; default: results/<UTC time> in the project.")
 @click.option("--replace-results", is_flag=True,
               help="Replace the comparison already in the --results directory (compare_replace_results).")
-def up(inventory_path: Path | None, profile: str | None, repeats: int | None, results_dir: Path | None,
-       replace_results: bool) -> None:
+def up(inventory_path: Path | None, profile: str | None, repeats: int | None, boot_repeats: int | None,
+       results_dir: Path | None, replace_results: bool) -> None:
     """The main job: hosts, guest image, identical guests, the comparison, the claims, the report.
 
     Runs playbooks/site.yml, playbooks/compare.yml and playbooks/claims.yml in one
@@ -100,6 +103,8 @@ def up(inventory_path: Path | None, profile: str | None, repeats: int | None, re
     extra: dict[str, object] = {"compare_profile": profile or "full"}
     if repeats is not None:
         extra["compare_repeats"] = repeats
+    if boot_repeats is not None:
+        extra["compare_boot_repeats"] = boot_repeats
     extra["compare_replace_results"] = replace_results
     started = time.monotonic()
     try:

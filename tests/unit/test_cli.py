@@ -408,10 +408,12 @@ def test_up_on_a_real_lab_writes_the_report_and_says_the_warnings(monkeypatch: p
 
     monkeypatch.setattr(cli.pipeline, "run", fake_run)
     (tmp_path / "hosts.yml").write_text("all: {}\n")
-    result = invoke("up", "-i", str(tmp_path / "hosts.yml"), "--repeats", "2", "--results", str(tmp_path / "r"))
+    result = invoke("up", "-i", str(tmp_path / "hosts.yml"), "--repeats", "2", "--boot-repeats", "2",
+                    "--results", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert calls == [(tmp_path / "hosts.yml", (tmp_path / "r").resolve(),
-                      {"compare_profile": "full", "compare_repeats": 2, "compare_replace_results": False})]
+                      {"compare_profile": "full", "compare_repeats": 2, "compare_boot_repeats": 2,
+                       "compare_replace_results": False})]
     assert result.stdout.strip() == str((tmp_path / "r" / "report.html").resolve())
     assert (tmp_path / "r" / "report.md").exists()
     assert "warning: cpu g1: fewer than 3 repeats: no interval can be given" in result.stderr

@@ -163,6 +163,8 @@ def test_probes_and_boot_record(compared: tuple[subprocess.CompletedProcess[str]
     assert (boot["workload"], boot["value"], boot["unit"], boot["higher_is_better"]) == ("boot", 21.5, "s", False)
     # Split as the guests role measured it: domain creation, then the guest's own boot.
     assert boot["extra"] == {"create_s": 4.2, "guest_boot_s": 17.3}
+    # quick profile: compare_boot_repeats 1, the deployment's boot alone, so no throwaway guest
+    assert sorted(p.name for p in (results / "runs").glob("*__boot__*")) == ["kvm__web1__boot__r1.json"]
 
 
 def test_the_report_reads_the_role_output_without_run_problems(
@@ -352,6 +354,9 @@ def test_an_earlier_comparison_is_kept_unless_compare_replace_results(tmp_path: 
     ({"compare_workloads": ["cpu", "boot"]}, "Got no match for: boot"),
     ({"compare_workloads": ["cpu", "cpu"]}, "without duplicates"),
     ({"compare_results_dir": "relative/dir"}, "compare_results_dir an absolute path"),
+    ({"compare_boot_repeats": -1}, "compare_boot_repeats a whole number >= 0 (got -1)"),
+    ({"compare_boot_repeats": "three"}, "compare_boot_repeats"),
+    ({"compare_boot_repeats": 2.5}, "compare_boot_repeats"),
 ])
 def test_bad_input_fails_before_anything_runs(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
     results = tmp_path / "results"
