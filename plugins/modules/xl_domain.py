@@ -129,7 +129,6 @@ commands:
 """
 
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
@@ -139,63 +138,18 @@ from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.hvlab.lab.plugins.module_utils.domains import (  # noqa: E402
+    Domain,
+    XlError,
+    name_problem,
+    parse_xl_list,
+)
 
-# Same pattern as hvlab.spec.NAME_PATTERN (a unit test keeps them equal): this module runs
-# on the Xen host, where the hvlab package is not installed.
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-# Same as hvlab.spec.ID_LIKE_PATTERN: names xl or virsh would read as a domid or a UUID.
-ID_LIKE_PATTERN = r"^([0-9]+|([0-9a-f]-*){31}[0-9a-f])$"
 APPLIED_SUFFIX = ".applied"
 PROC = "/proc"
 _CONFIG_NAME_RE = re.compile(r"""^\s*name\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
 _CONFIG_UUID_RE = re.compile(r"""^\s*uuid\s*=\s*["']([^"'\n]*)["']\s*(?:#.*)?$""", re.MULTILINE)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-class XlError(Exception):
-    """A problem reported through fail_json, with its message as-is."""
-
-
-@dataclass(frozen=True)
-class Domain:
-    """A running domain as `xl list -l` shows it: its domid and its uuid (lower case, or None)."""
-
-    domid: int
-    uuid: str | None
-
-
-def parse_xl_list(output: str) -> dict[str, Domain]:
-    """Map domain name -> Domain from `xl list -l` JSON, Domain-0 (domid 0) left out.
-
-    Empty output means no domains. Entries without a name (xl prints some when it cannot
-    read a domain's config) are skipped: they cannot be the domain we look for by name.
-    """
-    if not output.strip():
-        return {}
-    try:
-        data = json.loads(output)
-    except ValueError as exc:
-        raise XlError(
-            f"cannot parse `xl list -l` output as JSON ({exc}); is output_format=\"json\" in /etc/xen/xl.conf? "
-            f"output starts with {output[:120]!r}"
-        ) from exc
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        raise XlError(f"`xl list -l` printed JSON that is not a list of domains: {output[:120]!r}")
-    domains: dict[str, Domain] = {}
-    for entry in data:
-        if not isinstance(entry, dict):
-            continue
-        domid = entry.get("domid")
-        if not isinstance(domid, int) or isinstance(domid, bool) or domid == 0:
-            continue
-        c_info = (entry.get("config") or {}).get("c_info") or {}
-        name = c_info.get("name") if isinstance(c_info, dict) else None
-        uuid = c_info.get("uuid") if isinstance(c_info, dict) else None
-        if isinstance(name, str) and name:
-            domains[name] = Domain(domid, uuid.lower() if isinstance(uuid, str) else None)
-    return domains
 
 
 def config_name(text: str) -> str | None:
@@ -474,11 +428,9 @@ def ensure(module: Any) -> dict[str, Any]:
     config: str | None = params.get("config")
     timeout: int = params["shutdown_timeout"]
     paused: bool = params["paused"]
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise XlError(f"name must be a DNS label matching {NAME_PATTERN}, got {name!r}")
-    if re.fullmatch(ID_LIKE_PATTERN, name):
-        raise XlError(f"name must not be all digits or shaped like a UUID (xl reads it as a domain id or UUID), "
-                      f"got {name!r}")
+    problem = name_problem(name)
+    if problem:
+        raise XlError(problem)
     if state == "running" and not config:
         raise XlError("config is required for state running")
     if timeout < 1:

@@ -1,7 +1,9 @@
 """Load one of the project's Ansible plugin files as a module, for unit tests.
 
 Plugins live outside the hvlab package (Ansible finds them by path), so tests
-import them from their files.
+import them from their files. Modules import their shared code as Ansible bundles it,
+from ansible_collections.hvlab.lab.plugins.module_utils: the checkout's collections/
+directory (where hvlab.lab links back to the checkout) goes on sys.path for that.
 """
 
 import importlib.util
@@ -10,6 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "collections") not in sys.path:
+    sys.path.append(str(ROOT / "collections"))
 
 
 def load_plugin(relative_path: str, module_name: str) -> ModuleType:

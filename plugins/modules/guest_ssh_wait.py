@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Wait for a guest's SSH port, failing at once when its domain is gone (see DOCUMENTATION)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: guest_ssh_wait
+short_description: Wait until a guest's SSH port answers, or fail as soon as its domain is gone
+description:
+  - Connects to O(address):O(port) from the host until the port accepts a connection or
+    O(timeout) seconds have passed, like M(ansible.builtin.wait_for) with O(port) alone.
+  - Between attempts it also looks at the guest's domain, and fails at once when the domain
+    can no longer answer, instead of waiting out O(timeout). A guest whose kernel panicked
+    is destroyed by its C(on_crash) action; an emulated boot may take most of an hour, and
+    a wait that only watched the port would sit out all of it.
+  - "KVM: the domain is looked up by name through libvirt's read-only connection
+    (C(lookupByName), never by id or UUID); it is gone when it does not exist or is shut
+    off or crashed."
+  - "Xen: the domain is found by name in C(xl list -l); it is gone when no domain has the
+    name, or when the one that has it carries another uuid than O(uuid) (another domain
+    took the name)."
+  - Changes nothing on the host.
+version_added: "0.1.0"
+author:
+  - hvlab
+options:
+  name:
+    description:
+      - Name of the guest's domain, a DNS label that is not all digits nor shaped like a UUID.
+    type: str
+    required: true
+  stack:
+    description:
+      - The hypervisor stack the domain runs on.
+    type: str
+    required: true
+    choices: [kvm, xen]
+  address:
+    description:
+      - The guest's address, as the host reaches it.
+    type: str
+    required: true
+  port:
+    description:
+      - The TCP port to wait for.
+    type: int
+    default: 22
+  timeout:
+    description:
+      - Seconds to wait for the port in all.
+    type: int
+    required: true
+  uuid:
+    description:
+      - "Xen: the uuid the domain must carry (hvlab's xl configs set one); empty: any uuid."
+    type: str
+    default: ""
+  libvirt_uri:
+    description:
+      - "KVM: the libvirt connection URI."
+    type: str
+    default: qemu:///system
+notes:
+  - Supports check mode (it only reads).
+requirements:
+  - "KVM: the libvirt Python bindings on the host. Xen: the xl toolstack."
+"""
+
+EXAMPLES = r"""
+- name: Wait for a guest's SSH, from its host
+  hvlab.lab.guest_ssh_wait:
+    name: web1
+    stack: xen
+    address: 10.71.0.10
+    uuid: 5f1e6a7b-1c2d-4e3f-8a9b-0c1d2e3f4a5b
+    timeout: 900
+"""
+
+RETURN = r"""
+elapsed:
+  description: Seconds from the start of the wait until the port answered.
+  returned: success
+  type: float
+  sample: 41.2
+domain_state:
+  description: Why the domain cannot answer, when the wait failed because of it.
+  returned: failure
+  type: str
+  sample: "shut off (crashed)"
+"""
+
+import socket  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.hvlab.lab.plugins.module_utils.domains import (  # noqa: E402
+    XlError,
+    name_problem,
+    parse_xl_list,
+)
+
+# Seconds between connection attempts, and between looks at the domain: `xl list -l`
+# and libvirt cost an emulated Dom0 or host some CPU while its guests boot.
+PORT_EVERY = 3.0
+DOMAIN_EVERY = 15.0
+CONNECT_TIMEOUT = 5.0
+
+# virDomainState values, and the reasons of VIR_DOMAIN_SHUTOFF (libvirt-domain.h).
+_VIR_SHUTOFF = 5
+_VIR_CRASHED = 6
+_VIR_SHUTOFF_REASONS = {0: "unknown", 1: "shutdown", 2: "destroyed", 3: "crashed", 4: "migrated",
+                        5: "saved", 6: "failed", 7: "from snapshot", 8: "daemon"}
+_VIR_ERR_NO_DOMAIN = 42
+
+
+class DomainGone(Exception):
+    """The domain cannot answer any more; the message says why."""
+
+
+class LookupFailed(Exception):
+    """The domain could not be looked at (libvirt or xl failed); the message says why."""
+
+
+def port_open(address: str, port: int, timeout: float) -> bool:
+    """True when a TCP connection to address:port succeeds within timeout seconds."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def libvirt_problem(state: int, reason: int) -> str | None:
+    """Why a libvirt domain in (state, reason) cannot answer, or None while it may still boot."""
+    if state == _VIR_SHUTOFF:
+        return f"shut off ({_VIR_SHUTOFF_REASONS.get(reason, reason)})"
+    if state == _VIR_CRASHED:
+        return "crashed"
+    return None
+
+
+def xl_problem(xl_list_output: str, name: str, uuid: str) -> str | None:
+    """Why the Xen domain called name cannot answer, from `xl list -l`, or None while it runs."""
+    found = parse_xl_list(xl_list_output).get(name)
+    if found is None:
+        return "gone: no domain has this name in `xl list -l` (destroyed, crashed or shut down)"
+    if uuid and found.uuid != uuid.lower():
+        return f"replaced: the domain with this name has uuid {found.uuid}, not {uuid.lower()}"
+    return None
+
+
+def wait(port_answers: Callable[[], bool], domain_problem: Callable[[], str | None], timeout: float,
+         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> float:
+    """Poll the port until it answers; returns the seconds it took.
+
+    Raises DomainGone as soon as domain_problem names one, TimeoutError after timeout.
+    The domain is looked at first, so a guest that died before the wait fails at once.
+    """
+    start = clock()
+    next_domain_look = start
+    while True:
+        now = clock()
+        if now >= next_domain_look:
+            problem = domain_problem()
+            if problem:
+                raise DomainGone(problem)
+            next_domain_look = now + DOMAIN_EVERY
+        if port_answers():
+            return clock() - start
+        remaining = start + timeout - clock()
+        if remaining <= 0:
+            raise TimeoutError
+        sleep(min(PORT_EVERY, remaining))
+
+
+def kvm_looker(module: Any, name: str, uri: str) -> Callable[[], str | None]:
+    """domain_problem for a libvirt domain, through a read-only connection opened once."""
+    try:
+        import libvirt  # only KVM hosts have it
+    except ImportError:
+        module.fail_json(msg="the libvirt Python bindings are missing on this host (python3-libvirt)")
+    try:
+        conn = libvirt.openReadOnly(uri)
+    except libvirt.libvirtError as exc:
+        raise LookupFailed(f"cannot connect to libvirt at {uri}: {exc}") from exc
+
+    def look() -> str | None:
+        try:
+            domain = conn.lookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == _VIR_ERR_NO_DOMAIN:
+                return "gone: libvirt has no domain with this name"
+            raise LookupFailed(f"libvirt could not look up domain {name}: {exc}") from exc
+        if domain.name() != name:
+            return f"replaced: libvirt answered with domain {domain.name()!r}"
+        state, reason = domain.state()
+        return libvirt_problem(state, reason)
+
+    return look
+
+
+def xen_looker(module: Any, name: str, uuid: str) -> Callable[[], str | None]:
+    """domain_problem for a Xen domain, from `xl list -l` (an argument list, no shell)."""
+    xl = module.get_bin_path("xl", required=True)
+
+    def look() -> str | None:
+        rc, out, err = module.run_command([xl, "list", "-l"])
+        if rc != 0:
+            raise LookupFailed(f"xl list -l failed (rc={rc}): {err.strip() or out.strip()}")
+        return xl_problem(out, name, uuid)
+
+    return look
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "stack": {"type": "str", "required": True, "choices": ["kvm", "xen"]},
+            "address": {"type": "str", "required": True},
+            "port": {"type": "int", "default": 22},
+            "timeout": {"type": "int", "required": True},
+            "uuid": {"type": "str", "default": ""},
+            "libvirt_uri": {"type": "str", "default": "qemu:///system"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    name: str = params["name"]
+    problem = name_problem(name)
+    if problem:
+        module.fail_json(msg=problem)
+    if params["timeout"] < 1:
+        module.fail_json(msg=f"timeout must be >= 1, got {params['timeout']}")
+    target = f"{params['address']}:{params['port']}"
+    try:
+        look = (kvm_looker(module, name, params["libvirt_uri"]) if params["stack"] == "kvm"
+                else xen_looker(module, name, params["uuid"]))
+        elapsed = wait(lambda: port_open(params["address"], params["port"], CONNECT_TIMEOUT), look,
+                       params["timeout"])
+    except DomainGone as exc:
+        module.fail_json(msg=f"guest {name}'s domain is {exc}; SSH on {target} will not answer",
+                         domain_state=str(exc))
+    except TimeoutError:
+        module.fail_json(msg=f"guest {name} did not answer on SSH ({target}) within {params['timeout']} s")
+    except (LookupFailed, XlError) as exc:
+        module.fail_json(msg=f"guest {name}: {exc}")
+    module.exit_json(changed=False, elapsed=round(elapsed, 1))
+
+
+if __name__ == "__main__":
+    main()
