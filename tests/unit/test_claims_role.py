@@ -23,6 +23,8 @@ from hvlab.report.claims import HELD, judge_claims
 from hvlab.report.load import load_results
 
 ROOT = Path(__file__).resolve().parents[2]
+# The guest's scope as libvirt names it (systemd writes '-' in a unit name as \x2d).
+SCOPE = "machine.slice/machine-qemu\\x2d1\\x2dg1.scope"
 SPEC = {"name": "g1", "vcpus": 1, "memory_mib": 512, "disk_gib": 4, "xen_type": "pv"}
 LAB = {"schema": "hvlab.lab/1", "created": "2026-12-04T10:00:00Z", "profile": "quick"}
 
@@ -41,7 +43,19 @@ echo "$stack $weight" > "$STATE/hog"
     "xl": """
 echo "xl $*" >> "$STATE/calls"
 [ "$1 $4" = "sched-credit2 -w" ] && echo "$5" > "$STATE/xl_weight"
+[ "$1" = list ] && printf 'Name    ID   Mem VCPUs\tState\tTime(s)\ng1       3   512     1     -b----       4.2\n'
 exit 0
+""",
+    # The paging claim's swap file and reclaim. The reclaim's stand-in writes what it was given,
+    # like tee, and then the kernel's answer: part of the QEMU process's memory is in swap.
+    "dd": """echo "dd $*" >> "$STATE/calls"; for a; do case $a in of=*) : > "${a#of=}";; esac; done""",
+    "mkswap": """echo "mkswap $*" >> "$STATE/calls" """,
+    "swapon": """echo "swapon $*" >> "$STATE/calls"; echo "$1" > "$STATE/swap_on" """,
+    "swapoff": """echo "swapoff $*" >> "$STATE/calls"; rm -f "$STATE/swap_on" """,
+    "tee": """
+echo "tee $*" >> "$STATE/calls"
+cat > "$2"
+sed -i 's/^VmSwap:.*/VmSwap:\t    8192 kB/' "$PROC/4242/status"
 """,
     "sysbench": """
 echo "sysbench $*" >> "$STATE/calls"
@@ -57,8 +71,9 @@ printf 'CPU speed:\\n    events per second:  %s\\n' "$rate"
     # The host-side script's answer (what hvlab_claims_sched.py prints on a lab).
     "fake-python": """
 case $2 in
-  kvm) echo '{"qemu_pid": 4242, "guest_cgroup": "/machine.slice/machine-qemu-1-g1.scope/libvirt/emulator",
-        "guest_scope": "machine-qemu-1-g1.scope", "guest_cpu_weight": 100,
+  kvm) printf '%s\n' '{"qemu_pid": 4242,
+        "guest_cgroup": "/machine.slice/machine-qemu\\\\x2d1\\\\x2dg1.scope/libvirt/emulator",
+        "guest_scope": "machine-qemu\\\\x2d1\\\\x2dg1.scope", "guest_cpu_weight": 100,
         "vcpu_threads": [{"tid": 4250, "name": "CPU 0/KVM", "policy": "SCHED_OTHER", "cgroup": "/x"}],
         "vcpu_policies": ["SCHED_OTHER"]}';;
   xen) echo '{"domid": 3, "xen_scheduler": "credit2", "xl_weight_before": 256, "dom0_processes_of_guest": []}';;
@@ -87,10 +102,18 @@ def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.Complete
             "kvm_guests": {"hosts": {"kvm1-g1": guest("kvm1", "kvm")}},
             "xen_guests": {"hosts": {"xen1-g1": guest("xen1", "xen")}},
         }}}))
+    # The host's /proc and cgroup tree, as far as the paging claim reads and writes them.
+    proc, cgroups, swap_parent = tmp_path / "proc", tmp_path / "cgroup", tmp_path / "var-tmp"
+    (proc / "4242").mkdir(parents=True, exist_ok=True)
+    (proc / "meminfo").write_text("MemTotal:  4006912 kB\nSwapTotal:        0 kB\nSwapFree:         0 kB\n")
+    (proc / "4242" / "status").write_text("Name:\tqemu-system-x86\nVmRSS:\t  401234 kB\nVmSwap:\t       0 kB\n")
+    (cgroups / SCOPE).mkdir(parents=True, exist_ok=True)
+    swap_parent.mkdir(exist_ok=True)
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"__claims_python": str(bin_dir / "fake-python"), "claims_sched_seconds": 1,
-                                 **variables}))
-    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state),
+                                 "__claims_proc": str(proc), "__claims_cgroup_root": str(cgroups),
+                                 "__claims_swap_parent": str(swap_parent), **variables}))
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state), PROC=str(proc),
                ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
     return subprocess.run(
@@ -149,11 +172,42 @@ def test_every_hog_is_bounded_and_stopped_and_the_weight_put_back(claimed: tuple
     assert all(unit.startswith("hvlab-claims-hog-") and unit.endswith(".service") for unit in started)
     hog_runs = [line for line in log if line.startswith("systemd-run ")]
     assert all("--slice=machine.slice" in line and "--property=RuntimeMaxSec=601" in line for line in hog_runs)
-    assert [line for line in log if line.startswith("xl ")] == \
+    assert [line for line in log if line.startswith("xl sched-credit2 ")] == \
         ["xl sched-credit2 -d g1 -w 128", "xl sched-credit2 -d g1 -w 256"]
     # The stacks never overlap: every KVM case ends before the first Xen one starts.
     stacks = ["kvm" if "-kvm-" in unit else "xen" for unit in started]
     assert stacks == ["kvm", "kvm", "xen", "xen", "xen"]
+
+
+def test_the_paging_record_and_its_verdict(claimed: tuple[Any, Path, Path]) -> None:
+    proc, results, _ = claimed
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "paging.json").read_text())
+    assert (record["schema"], record["claim"], record["not_measured"]) == ("hvlab.claim/1", "paging", {})
+    kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
+    assert (kvm["qemu_swap_kib_before"], kvm["qemu_swap_kib"], kvm["qemu_rss_kib_before"]) == (0, 8192, 401234)
+    assert kvm["reclaimed_from"] == "/" + SCOPE and kvm["reclaim_complete"] and kvm["swap_file_created"]
+    assert (xen["memory_mib_before"], xen["memory_mib_after"], xen["reclaimed_from"]) == (512, 512, None)
+    assert kvm["guest_answered"] and xen["guest_answered"]
+    paging = next(r for r in judge_claims(load_results(results)) if r.claim.id == "paging")
+    assert paging.verdict == HELD, paging.why
+
+
+def test_the_swap_file_is_the_experiments_own_and_goes_away(claimed: tuple[Any, Path, Path]) -> None:
+    _, _, tmp_path = claimed
+    log = calls(tmp_path)
+    # One reclaim request, to the KVM guest's scope: the Xen guest has no Dom0 process here.
+    assert [line for line in log if line.startswith("tee ")] == [f"tee -- {tmp_path}/cgroup/{SCOPE}/memory.reclaim"]
+    assert (tmp_path / "cgroup" / SCOPE / "memory.reclaim").read_text() == "256M"
+    # A host without swap (both here) gets a swap file in a new directory under the parent, each
+    # turned off and the directory removed; nothing else is left in the parent.
+    swapons = [line.split()[-1] for line in log if line.startswith("swapon ")]
+    swapoffs = [line.split()[-1] for line in log if line.startswith("swapoff ")]
+    assert len(swapons) == 2 and swapons == swapoffs and len(set(swapons)) == 2
+    assert all(Path(path).parent.parent == tmp_path / "var-tmp" for path in swapons)
+    assert all("count=320" in line for line in log if line.startswith("dd "))
+    assert list((tmp_path / "var-tmp").iterdir()) == []
+    assert not (tmp_path / "state" / "swap_on").exists()
 
 
 def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
@@ -168,7 +222,7 @@ def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     log = calls(tmp_path)
     started, stopped = hogs_started_and_stopped(log)
     assert len(started) == 5 and started == stopped
-    assert [line for line in log if line.startswith("xl ")][-1] == "xl sched-credit2 -d g1 -w 256"
+    assert [line for line in log if line.startswith("xl sched-credit2 ")][-1] == "xl sched-credit2 -d g1 -w 256"
 
 
 @pytest.mark.parametrize(("variables", "message"), [
@@ -177,6 +231,7 @@ def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     ({"claims_sched_seconds": 0}, "claims_sched_seconds 1-3600 (got 0)"),
     ({"claims_sched_hog_weight": 20000}, "claims_sched_hog_weight 1-10000 (got 20000)"),
     ({"claims_sched_xl_weight": 0}, "claims_sched_xl_weight 1-65535 (got 0)"),
+    ({"claims_paging_reclaim_mib": 8}, "claims_paging_reclaim_mib 16-65536 (got 8)"),
 ])
 def test_bad_input_stops_before_any_command(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
     results = comparison(tmp_path)

@@ -150,10 +150,14 @@ def judge_overcommit(ev: Evidence) -> Verdict:
 def judge_paging(ev: Evidence) -> Verdict:
     swapped = _number(ev, "kvm", "qemu_swap_kib")
     before, after = _number(ev, "xen", "memory_mib_before"), _number(ev, "xen", "memory_mib_after")
+    xen_cgroup = ev.xen.get("reclaimed_from")
+    xen_lever = (f"the same request to the cgroup of its Dom0 back-end ({xen_cgroup})" if xen_cgroup
+                 else "no Dom0 process holds it, so Linux had nothing to reclaim")
     held = swapped > 0 and before == after
     return Verdict(HELD if held else NOT_HELD,
-                   f"under host memory pressure the KVM guest's QEMU process had {swapped:.0f} KiB swapped out; "
-                   f"the Xen guest's memory went from {before:.0f} to {after:.0f} MiB")
+                   f"after Linux was asked to reclaim memory from the KVM guest's cgroup, its QEMU process had "
+                   f"{swapped:.0f} KiB swapped out; for the Xen guest, {xen_lever}, its memory went from "
+                   f"{before:.0f} to {after:.0f} MiB")
 
 
 @_rule
@@ -335,10 +339,14 @@ CLAIMS: tuple[Claim, ...] = (
           ("cat /sys/kernel/mm/ksm/pages_sharing   # KVM host", "xl info | grep free_memory; xl create g2.cfg"),
           judge_overcommit),
     Claim("paging", "A KVM guest's memory is pageable by the host; a Xen guest's is not.",
-          "Put the host under memory pressure; read the QEMU process's VmSwap on KVM and the guest's memory "
-          "in xl list on Xen.",
-          ("grep VmSwap /proc/$(pgrep -f 'guest=g1')/status   # KVM host", "xl list g1   # Xen Dom0"),
-          judge_paging),
+          "With swap on the host (a swap file for the experiment when it has none), ask Linux to reclaim memory "
+          "(cgroup v2 memory.reclaim) from the cgroup of the guest's host-side process: on KVM the guest's QEMU "
+          "scope, whose memory is the guest's RAM; on Xen the cgroup of the guest's Dom0 back-end, if it has one. "
+          "Read the QEMU process's VmSwap on KVM and the domain's memory in xl list on Xen, before and after; the "
+          "guest must still answer.",
+          ("echo 256M > /sys/fs/cgroup/machine.slice/machine-qemu*g1.scope/memory.reclaim   # KVM host (swap on)",
+           "grep VmSwap /proc/$(pgrep -f 'guest=g1')/status   # KVM host", "xl list g1   # Xen Dom0"),
+          judge_paging, live=True),
     Claim("thp", "Transparent huge pages back a KVM guest's memory; a Xen guest's memory is outside Linux's THP.",
           "Read AnonHugePages of each guest's QEMU process on KVM; on Xen the domains' memory belongs to the "
           "hypervisor.",
