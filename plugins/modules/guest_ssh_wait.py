@@ -183,6 +183,8 @@ def kvm_looker(module: Any, name: str, uri: str) -> Callable[[], str | None]:
         import libvirt  # only KVM hosts have it
     except ImportError:
         module.fail_json(msg="the libvirt Python bindings are missing on this host (python3-libvirt)")
+    # Errors come back as exceptions; libvirt's default handler would also print each to stderr.
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     try:
         conn = libvirt.openReadOnly(uri)
     except libvirt.libvirtError as exc:

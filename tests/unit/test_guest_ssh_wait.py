@@ -132,6 +132,7 @@ def fake_libvirt(domains: dict[str, tuple[int, int]], opened: list[str]) -> Modu
         return SimpleNamespace(lookupByName=lookup)
 
     module = ModuleType("libvirt")
+    module.registerErrorHandler = lambda handler, ctx: None  # type: ignore[attr-defined]
     module.libvirtError = FakeLibvirtError  # type: ignore[attr-defined]
     module.openReadOnly = open_read_only  # type: ignore[attr-defined]
     return module
