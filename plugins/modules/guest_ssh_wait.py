@@ -9,8 +9,10 @@ DOCUMENTATION = r"""
 module: guest_ssh_wait
 short_description: Wait until a guest's SSH port answers, or fail as soon as its domain is gone
 description:
-  - Connects to O(address):O(port) from the host until the port accepts a connection or
-    O(timeout) seconds have passed, like M(ansible.builtin.wait_for) with O(port) alone.
+  - Connects to O(address):O(port) from the host until an SSH server there sends its banner
+    (C(SSH-...)), or O(timeout) seconds have passed. An accepted connection alone is not
+    enough - a frozen guest's address was once reported open (something between the host and the
+    guest network accepted it); a connection that fails or closes is tried again.
   - Between attempts it also looks at the guest's domain, and fails at once when the domain
     can no longer answer, instead of waiting out O(timeout). A guest whose kernel panicked
     is destroyed by its C(on_crash) action; an emulated boot may take most of an hour, and
@@ -80,7 +82,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 elapsed:
-  description: Seconds from the start of the wait until the port answered.
+  description: Seconds from the start of the wait until the SSH server sent its banner.
   returned: success
   type: float
   sample: 41.2
@@ -125,11 +127,14 @@ class LookupFailed(Exception):
     """The domain could not be looked at (libvirt or xl failed); the message says why."""
 
 
-def port_open(address: str, port: int, timeout: float) -> bool:
-    """True when a TCP connection to address:port succeeds within timeout seconds."""
+def ssh_answers(address: str, port: int, timeout: float) -> bool:
+    """True when a server at address:port sends an SSH banner within timeout seconds.
+
+    Any error (refused, unreachable, reset, a read that times out) is False: tried again later.
+    """
     try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            return conn.recv(64).startswith(b"SSH-")
     except OSError:
         return False
 
@@ -242,7 +247,7 @@ def main() -> None:
     try:
         look = (kvm_looker(module, name, params["libvirt_uri"]) if params["stack"] == "kvm"
                 else xen_looker(module, name, params["uuid"]))
-        elapsed = wait(lambda: port_open(params["address"], params["port"], CONNECT_TIMEOUT), look,
+        elapsed = wait(lambda: ssh_answers(params["address"], params["port"], CONNECT_TIMEOUT), look,
                        params["timeout"])
     except DomainGone as exc:
         module.fail_json(msg=f"guest {name}'s domain is {exc}; SSH on {target} will not answer",

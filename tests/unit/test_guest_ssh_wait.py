@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -151,12 +152,39 @@ def test_kvm_looker_uses_a_read_only_connection_and_the_name(monkeypatch: pytest
     assert look() == "gone: libvirt has no domain with this name"
 
 
+def serve(banner: bytes) -> Iterator[int]:
+    """A server on 127.0.0.1 that sends banner to every connection (b"": accepts and says nothing)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                if banner:
+                    conn.sendall(banner)
+                stop.wait(3)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    server.close()
+
+
 @pytest.fixture
 def listening_port() -> Iterator[int]:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        yield server.getsockname()[1]
+    yield from serve(b"SSH-2.0-OpenSSH_10.0p2 Debian-7\r\n")
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    yield from serve(b"")
 
 
 @pytest.fixture
@@ -166,9 +194,11 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_port_open(listening_port: int, closed_port: int) -> None:
-    assert wait_module.port_open("127.0.0.1", listening_port, 2)
-    assert not wait_module.port_open("127.0.0.1", closed_port, 2)
+def test_only_an_ssh_banner_counts(listening_port: int, silent_port: int, closed_port: int) -> None:
+    assert wait_module.ssh_answers("127.0.0.1", listening_port, 2)
+    # Accepted but silent (what answered for a frozen guest once), and refused: not yet.
+    assert not wait_module.ssh_answers("127.0.0.1", silent_port, 1)
+    assert not wait_module.ssh_answers("127.0.0.1", closed_port, 2)
 
 
 def run_module(tmp_path: Path, domains: dict[str, str], **args: Any) -> dict[str, Any]:
