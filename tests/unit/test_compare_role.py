@@ -167,6 +167,19 @@ def test_probes_and_boot_record(compared: tuple[subprocess.CompletedProcess[str]
     assert sorted(p.name for p in (results / "runs").glob("*__boot__*")) == ["kvm__web1__boot__r1.json"]
 
 
+def test_boot_repeats_plan_throwaway_boots_for_the_hosts_play(tmp_path: Path) -> None:
+    # compare plans compare_boot_repeats - 1 boots per host; the next play hands them to the
+    # guests role (tasks_from boot_repeats) on that host. Here the "hosts" are this machine, so
+    # the guests role's validation stops it before anything changes: what is checked is that
+    # the plan reached the hosts' play instead of it being skipped for want of one.
+    proc = run_compare(tmp_path, {"compare_repeats": 1, "compare_workloads": ["cpu"], "compare_boot_repeats": 2,
+                                  "compare_results_dir": str(tmp_path / "results"), "compare_install_packages": False})
+    play = proc.stdout[proc.stdout.index("PLAY [Time extra boots on throwaway guests]"):]
+    task = play[:play.index("PLAY [", 1)] if "PLAY [" in play[1:] else play
+    assert "skipping: [kvm1]" not in task and "skipping: [xen1]" not in task, task[:3000]
+    assert "boot_repeats.yml" in task or "guests : " in play, play[:3000]
+
+
 def test_the_report_reads_the_role_output_without_run_problems(
         compared: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, results = compared
