@@ -5,7 +5,10 @@ The commands it would run on a lab (systemd-run, systemctl, xl, sysbench) are st
 PATH that log their arguments and answer like a lab where the claim holds: a hog favoured by
 Linux slows the KVM guest and not the Xen one, a lowered credit2 weight slows the Xen guest.
 The host-side script's answer is a stand-in too (it reads /proc for a QEMU process this
-machine lacks). Checked: the record and the verdict it gives, that every hog unit started is
+machine lacks), and so is the guests role that the overcommit claim asks for throwaway guests
+(its real path needs libvirt and xl: the lab runs it): a role of that name, found first on the
+roles path, that logs each request and answers like a host where KVM starts every guest and xl
+refuses the last one. Checked: the record and the verdict it gives, that every hog unit started is
 stopped and the credit2 weight put back (also when a case fails), and that bad input or a
 directory without a comparison stops the role before any command runs.
 """
@@ -42,6 +45,12 @@ echo "$stack $weight" > "$STATE/hog"
     "systemctl": """echo "systemctl $*" >> "$STATE/calls"; rm -f "$STATE/hog" """,
     "xl": """
 echo "xl $*" >> "$STATE/calls"
+# xl info: Xen's free memory, 2500 MiB before the overcommit guests and 400 MiB with two of them.
+if [ "$1" = info ]; then
+  free=2500; [ -e "$STATE/xl_info_read" ] && free=400
+  echo "free_memory            : $free"
+  : > "$STATE/xl_info_read"
+fi
 [ "$1 $4" = "sched-credit2 -w" ] && echo "$5" > "$STATE/xl_weight"
 [ "$1" = list ] && printf 'Name    ID   Mem VCPUs\tState\tTime(s)\ng1       3   512     1     -b----       4.2\n'
 exit 0
@@ -52,6 +61,11 @@ exit 0
     "mkswap": """echo "mkswap $*" >> "$STATE/calls" """,
     "swapon": """echo "swapon $*" >> "$STATE/calls"; echo "$1" > "$STATE/swap_on" """,
     "swapoff": """echo "swapoff $*" >> "$STATE/calls"; rm -f "$STATE/swap_on" """,
+    "throwaway-log": """
+echo "throwaway $*" >> "$STATE/calls"
+[ "$2" = present ] && [ -e "$STATE/fail_throwaway_$1" ] && { echo "no disk for the guest" >&2; exit 1; }
+exit 0
+""",
     "tee": """
 echo "tee $*" >> "$STATE/calls"
 cat > "$2"
@@ -68,9 +82,13 @@ rate=1000.00
 [ "$xl_weight" -lt 256 ] && rate=300.00
 printf 'CPU speed:\\n    events per second:  %s\\n' "$rate"
 """,
-    # The host-side script's answer (what hvlab_claims_sched.py prints on a lab).
+    # The host-side script's answer (what hvlab_claims_host.py prints on a lab).
     "fake-python": """
 case $2 in
+  watch) echo "watch $*" >> "$STATE/calls"
+         printf '%s\n' '{"lowest_can_give_mib": 2900, "margin_mib": 512, "stopped_at_margin": false, "samples": 45,
+         "watched_s": 90.0, "ksm_run": 1, "ksm_pages_shared": 800, "ksm_pages_sharing": 5000,
+         "qemu_rss_kib": {"g1-o1": 300000, "g1-o2": 290000, "g1-o3": 280000}, "guests_running": 3}';;
   kvm) printf '%s\n' '{"qemu_pid": 4242,
         "guest_cgroup": "/machine.slice/machine-qemu\\\\x2d1\\\\x2dg1.scope/libvirt/emulator",
         "guest_scope": "machine-qemu\\\\x2d1\\\\x2dg1.scope", "guest_cpu_weight": 100,
@@ -80,6 +98,27 @@ case $2 in
 esac
 """,
 }
+
+
+# The guests role's throwaway entry point, as the overcommit claim sees it.
+GUESTS_STAND_IN = """---
+- name: Log the request
+  ansible.builtin.command:
+    argv: [throwaway-log, "{{ inventory_hostname }}", "{{ guests_throwaway_state }}", "{{ guests_throwaway_like }}",
+           "{{ guests_throwaway_count }}", "{{ guests_throwaway_memory_mib | default(0) }}"]
+  changed_when: false
+
+- name: Answer like a host where KVM starts every guest and xl refuses the last
+  ansible.builtin.set_fact:
+    guests_throwaway:
+      names: "{{ __names }}"
+      started: "{{ [] if guests_throwaway_state == 'absent'
+                   else (__names if inventory_hostname == 'kvm1' else __names[:-1]) }}"
+      errors: "{{ {} if guests_throwaway_state == 'absent' or inventory_hostname == 'kvm1'
+                  else {__names[-1]: 'xl create failed: libxl: failed to free memory for the domain'} }}"
+  vars:
+    __names: "{{ range(1, guests_throwaway_count | int + 1) | map('regex_replace', '^', 'g1-o') | list }}"
+"""
 
 
 def guest(host: str, stack: str) -> dict[str, Any]:
@@ -105,16 +144,25 @@ def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.Complete
     # The host's /proc and cgroup tree, as far as the paging claim reads and writes them.
     proc, cgroups, swap_parent = tmp_path / "proc", tmp_path / "cgroup", tmp_path / "var-tmp"
     (proc / "4242").mkdir(parents=True, exist_ok=True)
-    (proc / "meminfo").write_text("MemTotal:  4006912 kB\nSwapTotal:        0 kB\nSwapFree:         0 kB\n")
+    (proc / "meminfo").write_text("MemTotal:  4006912 kB\nMemAvailable:  3072000 kB\nSwapTotal:        0 kB\n"
+                                  "SwapFree:         0 kB\n")
+    ksm = tmp_path / "ksm"
+    ksm.mkdir(exist_ok=True)
+    (ksm / "pages_sharing").write_text("120\n")
+    stand_in_roles = tmp_path / "roles"
+    (stand_in_roles / "guests" / "tasks").mkdir(parents=True, exist_ok=True)
+    (stand_in_roles / "guests" / "tasks" / "throwaway.yml").write_text(GUESTS_STAND_IN)
     (proc / "4242" / "status").write_text("Name:\tqemu-system-x86\nVmRSS:\t  401234 kB\nVmSwap:\t       0 kB\n")
     (cgroups / SCOPE).mkdir(parents=True, exist_ok=True)
     swap_parent.mkdir(exist_ok=True)
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"__claims_python": str(bin_dir / "fake-python"), "claims_sched_seconds": 1,
                                  "__claims_proc": str(proc), "__claims_cgroup_root": str(cgroups),
-                                 "__claims_swap_parent": str(swap_parent), **variables}))
+                                 "__claims_swap_parent": str(swap_parent), "__claims_ksm_dir": str(ksm),
+                                 "claims_overcommit_seconds": 10, **variables}))
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state), PROC=str(proc),
                ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_ROLES_PATH=f"{stand_in_roles}:{ROOT / 'roles'}",
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
     return subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), "-e", f"@{extra}",
@@ -210,6 +258,49 @@ def test_the_swap_file_is_the_experiments_own_and_goes_away(claimed: tuple[Any, 
     assert not (tmp_path / "state" / "swap_on").exists()
 
 
+def test_the_overcommit_record_and_its_verdict(claimed: tuple[Any, Path, Path]) -> None:
+    proc, results, _ = claimed
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    assert (record["schema"], record["claim"], record["not_measured"]) == ("hvlab.claim/1", "overcommit", {})
+    kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
+    # KVM could give 3000 MiB (MemAvailable, no swap): three guests of 1252 MiB (125%, rounded up to
+    # 4 MiB) ask for 3756. Xen had 2500 MiB free: three of 1044, and xl refused the third.
+    assert (kvm["host_memory_mib"], kvm["guest_memory_mib"], kvm["memory_requested_mib"]) == (3000, 1252, 3756)
+    assert (kvm["guests_requested"], kvm["guests_running"], kvm["pages_sharing"], kvm["pages_sharing_before"]) == \
+        (3, 3, 5000, 120)
+    assert kvm["stopped_at_margin"] is False and kvm["start_errors"] == {}
+    assert (xen["free_memory_mib"], xen["guest_memory_mib"], xen["guests_created"]) == (2500, 1044, 2)
+    assert xen["create_refused"] is True and xen["free_memory_mib_after"] == 400
+    assert "failed to free memory" in xen["start_errors"]["g1-o3"]
+    overcommit = next(r for r in judge_claims(load_results(results)) if r.claim.id == "overcommit")
+    assert overcommit.verdict == HELD, overcommit.why
+
+
+def test_the_overcommit_guests_are_made_and_removed_one_host_at_a_time(claimed: tuple[Any, Path, Path]) -> None:
+    _, _, tmp_path = claimed
+    log = calls(tmp_path)
+    asked = [line.split()[1:] for line in log if line.startswith("throwaway ")]
+    assert asked == [["kvm1", "present", "g1", "3", "1252"], ["kvm1", "absent", "g1", "3", "0"],
+                     ["xen1", "present", "g1", "3", "1044"], ["xen1", "absent", "g1", "3", "0"]]
+    # The KVM host's memory is watched while its guests run, with the margin, for the guests made.
+    watches = [line for line in log if line.startswith("watch ")]
+    assert len(watches) == 1 and watches[0].endswith("/hvlab_claims_host.py watch 10 512 g1-o1 g1-o2 g1-o3")
+
+
+def test_a_host_whose_guests_could_not_be_made_is_unmeasured_and_cleaned_up(tmp_path: Path) -> None:
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "fail_throwaway_kvm1").write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"]})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
+    assert "no disk for the guest" in record["not_measured"]["kvm"]
+    asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
+    assert asked == [["kvm1", "present"], ["kvm1", "absent"], ["xen1", "present"], ["xen1", "absent"]]
+
+
 def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     results = comparison(tmp_path)
     (tmp_path / "state").mkdir()
@@ -232,6 +323,10 @@ def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     ({"claims_sched_hog_weight": 20000}, "claims_sched_hog_weight 1-10000 (got 20000)"),
     ({"claims_sched_xl_weight": 0}, "claims_sched_xl_weight 1-65535 (got 0)"),
     ({"claims_paging_reclaim_mib": 8}, "claims_paging_reclaim_mib 16-65536 (got 8)"),
+    ({"claims_overcommit_guests": 9}, "claims_overcommit_guests 2-8 (got 9)"),
+    ({"claims_overcommit_percent": 100}, "claims_overcommit_percent 101-400 (got 100)"),
+    ({"claims_overcommit_seconds": 5}, "claims_overcommit_seconds 10-3600 (got 5)"),
+    ({"claims_overcommit_margin_mib": 64}, "claims_overcommit_margin_mib >= 128 (got 64)"),
 ])
 def test_bad_input_stops_before_any_command(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
     results = comparison(tmp_path)

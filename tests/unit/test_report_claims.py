@@ -69,6 +69,15 @@ def test_overcommit_rule(kvm: dict[str, Any], xen: dict[str, Any], expected: str
     assert verdict(c.judge_overcommit, kvm, xen) == expected
 
 
+def test_overcommit_why_names_the_figures_ksm_off_and_the_margin() -> None:
+    why = c.judge_overcommit(Evidence(
+        OVERCOMMIT_KVM | {"pages_sharing": 0, "ksm_run": 0, "stopped_at_margin": True, "watched_s": 12.5},
+        {"create_refused": True, "guest_memory_mib": 1044, "free_memory_mib_after": 400})).why
+    assert why == ("KVM ran 6 of 6 guests asking for 6144 MiB when the host could give 4096 MiB, with 0 KSM "
+                   "pages_sharing (KSM is off on the host: /sys/kernel/mm/ksm/run is 0); the watch stopped at the "
+                   "host's margin after 12.50 s; xl create refused a guest of 1,044 MiB with 400 MiB free")
+
+
 @pytest.mark.parametrize(("swapped", "after", "expected"), [
     (8192, 512, HELD), (0, 512, NOT_HELD), (8192, 400, NOT_HELD), (None, 512, UNMEASURED)])
 def test_paging_rule(swapped: int | None, after: int, expected: str) -> None:
@@ -145,10 +154,9 @@ def test_without_records_the_probes_answer_what_they_can(tmp_path: Path) -> None
     found = by_id(load_results(write_results(tmp_path)))
     assert list(found) == list(CLAIM_IDS) and len(CLAIM_IDS) == 10
     # The live experiments' claims ask for hvlab claims; the others say hvlab has no experiment yet.
-    for claim in ("scheduler", "paging"):
+    for claim in ("scheduler", "overcommit", "paging"):
         assert (found[claim].verdict, found[claim].why) == (UNMEASURED, NO_RECORD)
-    for claim in ("overcommit", "pv_fairness"):
-        assert (found[claim].verdict, found[claim].why) == (UNMEASURED, c.NO_EXPERIMENT)
+    assert (found["pv_fairness"].verdict, found["pv_fairness"].why) == (UNMEASURED, c.NO_EXPERIMENT)
     assert {k: found[k].verdict for k in ("thp", "dom0_kernel", "pv_drivers", "performance", "isolation")} == \
         {"thp": HELD, "dom0_kernel": HELD, "pv_drivers": HELD, "performance": HELD, "isolation": c.FACTS}
     assert found["cpufreq"].verdict == UNMEASURED and "no cpufreq" in found["cpufreq"].why

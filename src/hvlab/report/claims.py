@@ -140,10 +140,16 @@ def judge_overcommit(ev: Evidence) -> Verdict:
     refused = _need(ev, "xen", "create_refused")
     if asked <= host:
         raise _Missing(f"the KVM guests asked for {asked:.0f} MiB of the host's {host:.0f} MiB: not overcommitted")
+    ksm_off = " (KSM is off on the host: /sys/kernel/mm/ksm/run is 0)" if ev.kvm.get("ksm_run") == 0 else ""
+    stopped = (f"; the watch stopped at the host's margin after {fmt.value(ev.kvm.get('watched_s'))} s"
+               if ev.kvm.get("stopped_at_margin") is True else "")
+    xen_memory, xen_free = ev.xen.get("guest_memory_mib"), ev.xen.get("free_memory_mib_after")
+    xen = (f"xl create refused a guest of {fmt.value(xen_memory)} MiB with {fmt.value(xen_free)} MiB free"
+           if refused is True else "xl create did not refuse")
     held = running == requested and sharing > 0 and refused is True
     return Verdict(HELD if held else NOT_HELD,
-                   f"KVM ran {running:.0f} of {requested:.0f} guests ({asked:.0f} MiB on {host:.0f} MiB) with "
-                   f"{sharing:.0f} KSM pages_sharing; xl create {'refused' if refused is True else 'did not refuse'}")
+                   f"KVM ran {running:.0f} of {requested:.0f} guests asking for {asked:.0f} MiB when the host could "
+                   f"give {host:.0f} MiB, with {sharing:.0f} KSM pages_sharing{ksm_off}{stopped}; {xen}")
 
 
 @_rule
@@ -334,10 +340,13 @@ CLAIMS: tuple[Claim, ...] = (
           judge_scheduler, performance=True, live=True),
     Claim("overcommit", "KVM overcommits memory by merging identical pages (KSM); Xen refuses a guest it has "
           "no free memory for.",
-          "Start identical guests until their memory exceeds the host's; read KSM pages_sharing on KVM and whether "
-          "xl create refuses on Xen.",
-          ("cat /sys/kernel/mm/ksm/pages_sharing   # KVM host", "xl info | grep free_memory; xl create g2.cfg"),
-          judge_overcommit),
+          "Start identical throwaway guests (hvlab's, removed afterwards) whose memory together asks for more than "
+          "the host can give - on KVM Linux's available memory plus free swap, on Xen xl info's free_memory; on KVM "
+          "watch the host's memory while they run (stopping at a margin) and read KSM's pages_sharing and each QEMU "
+          "process's resident memory; on Xen see whether xl create refuses one.",
+          ("grep -e MemAvailable -e SwapFree /proc/meminfo; cat /sys/kernel/mm/ksm/pages_sharing   # KVM host",
+           "xl info | grep free_memory; xl create g2.cfg   # Xen Dom0"),
+          judge_overcommit, live=True),
     Claim("paging", "A KVM guest's memory is pageable by the host; a Xen guest's is not.",
           "With swap on the host (a swap file for the experiment when it has none), ask Linux to reclaim memory "
           "(cgroup v2 memory.reclaim) from the cgroup of the guest's host-side process: on KVM the guest's QEMU "

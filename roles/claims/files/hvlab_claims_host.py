@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Where one guest's vCPUs live, as the host's Linux sees them; JSON on stdout.
+"""What the claims experiments read on a lab host, as the host's Linux sees it; JSON on stdout.
 
-The scheduler claim: on KVM the guest is a QEMU process, its vCPUs threads under Linux's
-scheduler in a cgroup of their own; on Xen, Dom0's Linux holds no thread of the guest's vCPUs
-(at most a device model process), and Xen's credit2 weight is what schedules it. This script
-reads only /proc and `xl`; it changes nothing. Runs with the host's own python3 (Debian 12:
-3.11), so the standard library only.
+kvm|xen GUEST (the scheduler and paging claims): where one guest's vCPUs live. On KVM the guest
+is a QEMU process, its vCPUs threads under Linux's scheduler in a cgroup of their own; on Xen,
+Dom0's Linux holds no thread of the guest's vCPUs (at most a device model process), and Xen's
+credit2 weight is what schedules it.
 
-Usage: hvlab_claims_sched.py kvm|xen GUEST
+watch SECONDS MARGIN_MIB GUEST... (the overcommit claim, KVM): while overcommitted guests run,
+what the host can still give (MemAvailable + SwapFree) every two seconds, stopping early when it
+falls below the margin, so the caller removes the guests before the host nears its OOM killer;
+then KSM's counters and each guest's QEMU resident memory.
+
+The script reads only /proc, /sys and `xl`; it changes nothing. Runs with the host's own
+python3 (Debian 12: 3.11), so the standard library only.
+
+Usage: hvlab_claims_host.py kvm|xen GUEST | watch SECONDS MARGIN_MIB GUEST...
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import json
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -114,13 +123,73 @@ def xen(guest: str) -> dict[str, Any]:
             "dom0_processes_of_guest": helpers}
 
 
+def meminfo_kib(text: str) -> dict[str, int]:
+    """/proc/meminfo's "Key:   123 kB" lines, in KiB."""
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if fields and fields[0].isdigit():
+            values[key.strip()] = int(fields[0])
+    return values
+
+
+def can_give_mib(meminfo: dict[str, int]) -> int:
+    """What the host can still give its processes without sharing: available memory plus free swap."""
+    return (meminfo.get("MemAvailable", 0) + meminfo.get("SwapFree", 0)) // 1024
+
+
+def watch(seconds: float, margin_mib: int, read_meminfo: Callable[[], str],
+          sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Sample what the host can give until `seconds` pass or it falls below `margin_mib`."""
+    start, lowest, samples, stopped = clock(), None, 0, False
+    while True:
+        now_mib = can_give_mib(meminfo_kib(read_meminfo()))
+        samples += 1
+        lowest = now_mib if lowest is None else min(lowest, now_mib)
+        if now_mib < margin_mib:
+            stopped = True
+            break
+        if clock() - start >= seconds:
+            break
+        sleep(2)
+    return {"lowest_can_give_mib": lowest, "margin_mib": margin_mib, "stopped_at_margin": stopped,
+            "samples": samples, "watched_s": round(clock() - start, 1)}
+
+
+def ksm() -> dict[str, int | None]:
+    counters: dict[str, int | None] = {}
+    for name in ("run", "pages_shared", "pages_sharing"):
+        text = (read(Path("/sys/kernel/mm/ksm") / name) or "").strip()
+        counters[f"ksm_{name}"] = int(text) if text.isdigit() else None
+    return counters
+
+
+def qemu_rss_kib(guest: str) -> int | None:
+    """The resident memory of the guest's QEMU process, None when it has none (or several)."""
+    found = processes(qemu_of(guest))
+    if len(found) != 1:
+        return None
+    return meminfo_kib(read(found[0] / "status") or "").get("VmRSS")
+
+
+def overcommit(seconds: float, margin_mib: int, guests: list[str]) -> dict[str, Any]:
+    result = watch(seconds, margin_mib, lambda: read(Path("/proc/meminfo")) or "")
+    rss = {guest: qemu_rss_kib(guest) for guest in guests}
+    return {**result, **ksm(), "qemu_rss_kib": rss,
+            "guests_running": sum(1 for value in rss.values() if value is not None)}
+
+
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("kvm", "xen"):
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    stack, guest = sys.argv[1], sys.argv[2]
-    print(json.dumps(kvm(guest) if stack == "kvm" else xen(guest)))
-    return 0
+    argv = sys.argv[1:]
+    if len(argv) == 2 and argv[0] in ("kvm", "xen"):
+        print(json.dumps(kvm(argv[1]) if argv[0] == "kvm" else xen(argv[1])))
+        return 0
+    if len(argv) >= 4 and argv[0] == "watch" and argv[1].isdigit() and argv[2].isdigit():
+        print(json.dumps(overcommit(int(argv[1]), int(argv[2]), argv[3:])))
+        return 0
+    print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

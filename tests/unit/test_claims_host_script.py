@@ -1,0 +1,67 @@
+"""roles/claims/files/hvlab_claims_host.py: which process is a guest's QEMU, and its usage.
+
+The script reads /proc and xl on a lab host; here only its pure parts run.
+"""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "claims" / "files" / "hvlab_claims_host.py"
+
+
+def load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hvlab_claims_host", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_guests_qemu_is_found_by_its_name_option_not_a_substring() -> None:
+    matches = load().qemu_of("g1")
+    assert matches(["/usr/bin/qemu-system-x86_64", "-name", "guest=g1,debug-threads=on", "-S"])
+    assert matches(["qemu-system-x86_64", "-name", "g1"])
+    # Another guest whose name starts alike, or g1 elsewhere on the command line, is not it.
+    assert not matches(["qemu-system-x86_64", "-name", "guest=g10,debug-threads=on"])
+    assert not matches(["qemu-system-x86_64", "-name", "guest=other", "-drive", "file=/var/lib/g1.qcow2"])
+
+
+def test_bad_arguments_print_the_usage() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "vmware", "g1"], capture_output=True, text=True, check=False)
+    usage = "Usage: hvlab_claims_host.py kvm|xen GUEST | watch SECONDS MARGIN_MIB GUEST..."
+    assert done.returncode == 2 and usage in done.stderr
+
+
+def test_a_guest_without_a_qemu_process_is_an_error_naming_it() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "kvm", "no-such-guest-here"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1 and "expected one QEMU process of guest no-such-guest-here, found 0" in done.stderr
+
+
+MEMINFO = "MemTotal:  4000000 kB\nMemAvailable:  {avail} kB\nSwapTotal:  0 kB\nSwapFree:  {swap} kB\n"
+
+
+def test_what_the_host_can_give_is_available_memory_plus_free_swap() -> None:
+    script = load()
+    assert script.can_give_mib(script.meminfo_kib(MEMINFO.format(avail=2048000, swap=1024000))) == 3000
+
+
+def test_the_watch_stops_as_soon_as_the_host_falls_below_the_margin() -> None:
+    script = load()
+    readings = iter([3000, 2000, 400, 3000])
+    clock = iter(range(100))
+    result = script.watch(60, 512, lambda: MEMINFO.format(avail=next(readings) * 1024, swap=0),
+                          sleep=lambda _s: None, clock=lambda: float(next(clock)))
+    assert result["stopped_at_margin"] is True and result["lowest_can_give_mib"] == 400 and result["samples"] == 3
+
+
+def test_the_watch_runs_its_time_when_the_host_keeps_its_margin() -> None:
+    script = load()
+    clock = iter(range(0, 1000, 2))
+    result = script.watch(10, 512, lambda: MEMINFO.format(avail=2048000, swap=0),
+                          sleep=lambda _s: None, clock=lambda: float(next(clock)))
+    assert result["stopped_at_margin"] is False and result["lowest_can_give_mib"] == 2000
+    assert result["samples"] >= 3
