@@ -65,3 +65,12 @@ def test_the_watch_runs_its_time_when_the_host_keeps_its_margin() -> None:
                           sleep=lambda _s: None, clock=lambda: float(next(clock)))
     assert result["stopped_at_margin"] is False and result["lowest_can_give_mib"] == 2000
     assert result["samples"] >= 3
+
+
+def test_a_cgroup_with_any_other_process_is_shared() -> None:
+    script = load()
+    assert script.others_in("900\n1234\n", {900}) is True
+    assert script.others_in("900\n", {900}) is False
+    # A cgroup that cannot be read is taken as shared: nothing is asked of it.
+    assert script.shares_cgroup("/no/such/cgroup/here", {900}) is True
+    assert script.shares_cgroup(None, {900}) is True

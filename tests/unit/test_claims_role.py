@@ -94,7 +94,8 @@ case $2 in
         "guest_scope": "machine-qemu\\\\x2d1\\\\x2dg1.scope", "guest_cpu_weight": 100,
         "vcpu_threads": [{"tid": 4250, "name": "CPU 0/KVM", "policy": "SCHED_OTHER", "cgroup": "/x"}],
         "vcpu_policies": ["SCHED_OTHER"]}';;
-  xen) echo '{"domid": 3, "xen_scheduler": "credit2", "xl_weight_before": 256, "dom0_processes_of_guest": []}';;
+  xen) printf '%s\n' '{"domid": 3, "xen_scheduler": "credit2", "xl_weight_before": 256, "dom0_processes_of_guest":
+        [{"pid": 900, "comm": "qemu-system-i38", "cgroup": "/system.slice/ssh.service", "cgroup_shared": true}]}';;
 esac
 """,
 }
@@ -236,6 +237,7 @@ def test_the_paging_record_and_its_verdict(claimed: tuple[Any, Path, Path]) -> N
     assert (kvm["qemu_swap_kib_before"], kvm["qemu_swap_kib"], kvm["qemu_rss_kib_before"]) == (0, 8192, 401234)
     assert kvm["reclaimed_from"] == "/" + SCOPE and kvm["reclaim_complete"] and kvm["swap_file_created"]
     assert (xen["memory_mib_before"], xen["memory_mib_after"], xen["reclaimed_from"]) == (512, 512, None)
+    assert xen["backend_cgroups_shared"] == ["/system.slice/ssh.service"]
     assert kvm["guest_answered"] and xen["guest_answered"]
     paging = next(r for r in judge_claims(load_results(results)) if r.claim.id == "paging")
     assert paging.verdict == HELD, paging.why
@@ -244,7 +246,8 @@ def test_the_paging_record_and_its_verdict(claimed: tuple[Any, Path, Path]) -> N
 def test_the_swap_file_is_the_experiments_own_and_goes_away(claimed: tuple[Any, Path, Path]) -> None:
     _, _, tmp_path = claimed
     log = calls(tmp_path)
-    # One reclaim request, to the KVM guest's scope: the Xen guest has no Dom0 process here.
+    # One reclaim request, to the KVM guest's scope: the Xen guest's back-end shares ssh.service
+    # with other processes here, so nothing is asked of that cgroup.
     assert [line for line in log if line.startswith("tee ")] == [f"tee -- {tmp_path}/cgroup/{SCOPE}/memory.reclaim"]
     assert (tmp_path / "cgroup" / SCOPE / "memory.reclaim").read_text() == "256M"
     # A host without swap (both here) gets a swap file in a new directory under the parent, each

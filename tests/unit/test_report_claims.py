@@ -85,6 +85,14 @@ def test_paging_rule(swapped: int | None, after: int, expected: str) -> None:
     assert verdict(c.judge_paging, {"qemu_swap_kib": swapped}, xen) == expected
 
 
+def test_paging_why_says_a_shared_back_end_cgroup_was_not_asked() -> None:
+    xen = {"memory_mib_before": 512, "memory_mib_after": 512, "reclaimed_from": None,
+           "backend_cgroups_shared": ["/system.slice/ssh.service"]}
+    why = c.judge_paging(Evidence({"qemu_swap_kib": 8192}, xen)).why
+    assert "its Dom0 back-end shares a cgroup with other processes (/system.slice/ssh.service), so nothing was asked" \
+        in why
+
+
 @pytest.mark.parametrize(("huge", "domains", "expected"), [
     (12288, 1, HELD), (0, 1, NOT_HELD), (12288, 0, UNMEASURED), (None, 1, UNMEASURED)])
 def test_thp_rule(huge: int | None, domains: int, expected: str) -> None:

@@ -96,6 +96,21 @@ def kvm(guest: str) -> dict[str, Any]:
             "vcpu_policies": sorted({t["policy"] for t in threads if t["policy"]})}
 
 
+def others_in(procs_text: str, own: set[int]) -> bool:
+    """Whether a cgroup.procs listing names a process that is not one of `own`."""
+    return any(int(pid) not in own for pid in procs_text.split() if pid.isdigit())
+
+
+def shares_cgroup(path: str | None, own: set[int]) -> bool:
+    """Whether the cgroup holds processes besides the guest's own (or cannot be read: then assume so).
+
+    A back-end that xl spawned from an SSH session sits in that session's service cgroup
+    (ssh.service): a request to that cgroup would act on processes that are not hvlab's.
+    """
+    text = read(Path("/sys/fs/cgroup") / path.lstrip("/") / "cgroup.procs") if path else None
+    return text is None or others_in(text, own)
+
+
 def xl(*argv: str) -> str:
     done = subprocess.run(["xl", *argv], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -117,8 +132,10 @@ def xen(guest: str) -> dict[str, Any]:
 
     def device_model(argv: list[str]) -> bool:
         return any(a == "-xen-domid" and b == str(domid) for a, b in pairwise(argv))
-    helpers = [{"pid": int(p.name), "comm": (read(p / "comm") or "").strip(), "cgroup": cgroup(p)}
-               for p in processes(device_model)]
+    found = processes(device_model)
+    pids = {int(p.name) for p in found}
+    helpers = [{"pid": int(p.name), "comm": (read(p / "comm") or "").strip(), "cgroup": cgroup(p),
+                "cgroup_shared": shares_cgroup(cgroup(p), pids)} for p in found]
     return {"domid": domid, "xen_scheduler": scheduler, "xl_weight_before": weight,
             "dom0_processes_of_guest": helpers}
 

@@ -157,8 +157,10 @@ def judge_paging(ev: Evidence) -> Verdict:
     swapped = _number(ev, "kvm", "qemu_swap_kib")
     before, after = _number(ev, "xen", "memory_mib_before"), _number(ev, "xen", "memory_mib_after")
     xen_cgroup = ev.xen.get("reclaimed_from")
+    shared = ", ".join(str(c) for c in ev.xen.get("backend_cgroups_shared") or [])
     xen_lever = (f"the same request to the cgroup of its Dom0 back-end ({xen_cgroup})" if xen_cgroup
-                 else "no Dom0 process holds it, so Linux had nothing to reclaim")
+                 else f"its Dom0 back-end shares a cgroup with other processes ({shared}), so nothing was asked"
+                 if shared else "no Dom0 process holds it, so Linux had nothing to reclaim")
     held = swapped > 0 and before == after
     return Verdict(HELD if held else NOT_HELD,
                    f"after Linux was asked to reclaim memory from the KVM guest's cgroup, its QEMU process had "
