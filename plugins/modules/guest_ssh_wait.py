@@ -23,6 +23,11 @@ description:
   - "Xen: the domain is found by name in C(xl list -l); it is gone when no domain has the
     name, or when the one that has it carries another uuid than O(uuid) (another domain
     took the name)."
+  - "With O(console_log), it also reads what the guest's console wrote since the wait began,
+    and fails at once on a line that says the guest will never answer: systemd's
+    C(Freezing execution) (PID 1 gave up, the domain still runs and would sit out O(timeout);
+    seen on KVM guests under nested emulation) or C(Kernel panic - not syncing) (a guest
+    without a panic action that stops it)."
   - Changes nothing on the host.
 version_added: "0.1.0"
 author:
@@ -64,6 +69,13 @@ options:
       - "KVM: the libvirt connection URI."
     type: str
     default: qemu:///system
+  console_log:
+    description:
+      - "The guest's console log on the host (KVM: libvirt's serial log; Xen: xenconsoled's
+        C(guest-NAME.log)); empty: the console is not watched. Only what is written after the
+        wait began is read, so an earlier boot's lines in the same file do not count."
+    type: path
+    default: ""
 notes:
   - Supports check mode (it only reads).
 requirements:
@@ -91,8 +103,14 @@ domain_state:
   returned: failure
   type: str
   sample: "shut off (crashed)"
+console_line:
+  description: The console line that showed the guest will never answer, when the wait failed because of it.
+  returned: failure
+  type: str
+  sample: "[  356.120034] systemd[1]: Freezing execution."
 """
 
+import os  # noqa: E402
 import socket  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -121,6 +139,16 @@ _VIR_ERR_NO_DOMAIN = 42
 
 class DomainGone(Exception):
     """The domain cannot answer any more; the message says why."""
+
+
+# Console lines after which a guest never answers, whatever the wait does.
+FATAL_CONSOLE = ("Freezing execution", "Kernel panic - not syncing")
+# How much of a console log is read at most per look (its end: the newest lines).
+CONSOLE_READ_MAX = 1 << 20
+
+
+class GuestStuck(Exception):
+    """The guest's console said it will never answer; the message is that line."""
 
 
 class LookupFailed(Exception):
@@ -156,6 +184,55 @@ def xl_problem(xl_list_output: str, name: str, uuid: str) -> str | None:
     if uuid and found.uuid != uuid.lower():
         return f"replaced: the domain with this name has uuid {found.uuid}, not {uuid.lower()}"
     return None
+
+
+class ConsoleWatch:
+    """Reads what a console log gained since the last look, for a line that means a stuck guest."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.offset = self._size()
+        self.partial = b""
+
+    def _size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def fatal_line(self) -> str | None:
+        size = self._size()
+        if size < self.offset:  # the log was rotated or truncated: read it from its start
+            self.offset, self.partial = 0, b""
+        if size == self.offset:
+            return None
+        start = max(self.offset, size - CONSOLE_READ_MAX)
+        try:
+            with open(self.path, "rb") as log:
+                log.seek(start)
+                data = self.partial + log.read(size - start)
+        except OSError:
+            return None
+        self.offset = size
+        lines = data.split(b"\n")
+        self.partial = lines.pop()[-4096:]  # an unfinished line waits for the rest
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").strip()
+            if any(marker in line for marker in FATAL_CONSOLE):
+                return line[:300]
+        return None
+
+
+def console_problem(look: Callable[[], str | None], console: ConsoleWatch | None) -> Callable[[], str | None]:
+    """The domain's look, then the console's: a stuck guest raises GuestStuck."""
+    def both() -> str | None:
+        problem = look()
+        if problem is None and console is not None:
+            line = console.fatal_line()
+            if line:
+                raise GuestStuck(line)
+        return problem
+    return both
 
 
 def wait(port_answers: Callable[[], bool], domain_problem: Callable[[], str | None], timeout: float,
@@ -233,6 +310,7 @@ def main() -> None:
             "timeout": {"type": "int", "required": True},
             "uuid": {"type": "str", "default": ""},
             "libvirt_uri": {"type": "str", "default": "qemu:///system"},
+            "console_log": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -247,11 +325,15 @@ def main() -> None:
     try:
         look = (kvm_looker(module, name, params["libvirt_uri"]) if params["stack"] == "kvm"
                 else xen_looker(module, name, params["uuid"]))
-        elapsed = wait(lambda: ssh_answers(params["address"], params["port"], CONNECT_TIMEOUT), look,
-                       params["timeout"])
+        console = ConsoleWatch(params["console_log"]) if params["console_log"] else None
+        elapsed = wait(lambda: ssh_answers(params["address"], params["port"], CONNECT_TIMEOUT),
+                       console_problem(look, console), params["timeout"])
     except DomainGone as exc:
         module.fail_json(msg=f"guest {name}'s domain is {exc}; SSH on {target} will not answer",
                          domain_state=str(exc))
+    except GuestStuck as exc:
+        module.fail_json(msg=f"guest {name} will not answer on SSH ({target}): its console says {exc}",
+                         console_line=str(exc))
     except TimeoutError:
         module.fail_json(msg=f"guest {name} did not answer on SSH ({target}) within {params['timeout']} s")
     except (LookupFailed, XlError) as exc:

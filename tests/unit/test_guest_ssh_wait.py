@@ -245,3 +245,54 @@ def test_module_refuses_a_name_a_tool_may_read_as_an_id(tmp_path: Path, closed_p
     result = run_module(tmp_path, {name: OURS}, name=name, port=closed_port, timeout=1)
     assert result["failed"] is True
     assert repr(name) in result["msg"]
+
+
+FROZEN = "[  356.120034] systemd[1]: Freezing execution.\n"
+
+
+def test_the_console_watch_reads_only_what_was_written_since_the_wait_began(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_text("an earlier boot\n" + FROZEN)  # the same file, an earlier boot's lines
+    console = wait_module.ConsoleWatch(str(log))
+    assert console.fatal_line() is None
+    with log.open("a") as out:
+        out.write("[    1.0] Linux version 6.12\n[  356.1] systemd[1]: Freezing exec")
+    assert console.fatal_line() is None  # the line is not finished yet
+    with log.open("a") as out:
+        out.write("ution.\n")
+    assert console.fatal_line() == "[  356.1] systemd[1]: Freezing execution."
+
+
+def test_a_rewritten_console_log_is_read_from_its_start(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_text("x" * 4000 + "\n")
+    console = wait_module.ConsoleWatch(str(log))
+    log.write_text("[    2.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n")
+    assert console.fatal_line() == "[    2.5] Kernel panic - not syncing: VFS: Unable to mount root fs"
+
+
+def test_a_missing_console_log_is_no_problem(tmp_path: Path) -> None:
+    console = wait_module.ConsoleWatch(str(tmp_path / "none.log"))
+    assert console.fatal_line() is None
+
+
+def test_module_fails_at_once_when_the_console_says_the_guest_froze(tmp_path: Path, closed_port: int) -> None:
+    # The domain runs (xl lists it with our uuid) and the port never answers: only the console
+    # can end this within run_module's 120 s. A writer appends the freeze after the wait began.
+    log = tmp_path / "guest-g1.log"
+    log.write_text("[    0.0] booting\n")
+
+    def freeze_later() -> None:
+        import time
+        time.sleep(2)
+        with log.open("a") as out:
+            out.write(FROZEN)
+
+    writer = threading.Thread(target=freeze_later)
+    writer.start()
+    result = run_module(tmp_path, {"g1": OURS}, name="g1", uuid=OURS, port=closed_port, timeout=1000,
+                        console_log=str(log))
+    writer.join()
+    assert result["failed"] is True
+    assert "its console says [  356.120034] systemd[1]: Freezing execution." in result["msg"]
+    assert result["console_line"].endswith("Freezing execution.")
