@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_role_check(
     role: str, tmp_path: Path, variables: dict[str, object], groups: tuple[str, ...] = (),
     commands: dict[str, str] | None = None, then: list[dict[str, object]] | None = None,
-    check: bool = True,
+    check: bool = True, tasks_from: str = "main",
 ) -> subprocess.CompletedProcess[str]:
     """Apply `role` to localhost in check mode; `groups` puts localhost in inventory groups.
 
@@ -26,6 +26,8 @@ def run_role_check(
 
     `then` are tasks run after the role, e.g. to write what it recorded into tmp_path (with
     `check_mode: false`) for the test to read.
+
+    `tasks_from` names the role's entry point (its argument spec is checked as for `roles:`).
 
     `commands` are stand-ins (name: shell script body) put first on PATH, for the read-only
     queries of tools this machine lacks (virsh, xl): the role sees a host's answers, and
@@ -45,8 +47,10 @@ def run_role_check(
     play = tmp_path / "play.yml"
     # No gather_facts in the play: ANSIBLE_GATHERING=smart with a fact cache below gathers
     # localhost's facts once per test worker instead of once per run (about 4 s each).
-    play.write_text(json.dumps([{"name": f"Apply {role}", "hosts": "all",
-                                 "roles": [{"role": role}], "tasks": then or []}]))
+    apply = ({"roles": [{"role": role}]} if tasks_from == "main" else
+             {"pre_tasks": [{"name": f"Apply {role}'s {tasks_from}", "ansible.builtin.include_role":
+                             {"name": role, "tasks_from": tasks_from}}]})
+    play.write_text(json.dumps([{"name": f"Apply {role}", "hosts": "all", **apply, "tasks": then or []}]))
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_ROLES_PATH=str(ROOT / "roles"),

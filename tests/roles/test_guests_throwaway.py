@@ -1,0 +1,53 @@
+"""The guests role's throwaway entry point (the claims role's overcommit guests) refuses bad
+input before anything runs, and never makes a guest whose name a foreign domain has.
+
+Runs the real role with ansible-playbook against localhost in check mode, through
+`include_role: tasks_from: throwaway`, with stand-ins for virsh and xl's read-only answers.
+Making and starting the guests for real needs libvirt and Xen: the lab runs that.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from role_runner import run_role_check
+from test_guests_bad_input import CONTEXT, GOOD, VIRSH_NO_DOMAIN, xl
+
+FIRST_TEARDOWN_TASK = "TASK [guests : Find hvlab's guest directories]"
+
+
+def run_throwaway(tmp_path: Path, variables: dict[str, object], *, stack: str = "kvm",
+                  commands: dict[str, str] | None = None):  # noqa: ANN201 - CompletedProcess
+    out = tmp_path / "throwaway.json"
+    keep = [{"name": "Keep what the entry point said", "check_mode": False,
+             "ansible.builtin.copy": {"content": "{{ guests_throwaway | to_json }}", "dest": str(out), "mode": "0600"}}]
+    return run_role_check("guests", tmp_path, {**CONTEXT, "hvlab_guests": [GOOD], "guests_dir": str(tmp_path / "guests"),
+                                               "guests_throwaway_like": "g1", "guests_throwaway_count": 3,
+                                               **variables},
+                          groups=(f"{stack}_hosts",), commands=commands or {"virsh": VIRSH_NO_DOMAIN, "xl": xl()},
+                          tasks_from="throwaway", then=keep), out
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"guests_throwaway_count": 9}, "guests_throwaway_count 0 to 8 (got 9)"),
+    ({"guests_throwaway_like": "nope"}, 'guests_throwaway_like one of hvlab_guests (got "nope")'),
+    ({"guests_throwaway_memory_mib": 64}, "guests_throwaway_memory_mib 0 (the spec's) or >= 128 (got 64)"),
+    ({"hvlab_guests": [GOOD, GOOD | {"name": "g1-o2"}]}, "g1-o1, g1-o2, g1-o3 none of hvlab_guests"),
+    ({"guests_throwaway_state": "running"}, "guests_throwaway_state"),
+])
+def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, variables: dict[str, object], message: str) -> None:
+    result, _ = run_throwaway(tmp_path, variables)
+    out = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert message in out, result.stdout[-3000:]
+    assert FIRST_TEARDOWN_TASK not in result.stdout
+
+
+def test_a_foreign_domain_with_a_throwaway_name_stops_it_before_any_disk(tmp_path: Path) -> None:
+    result, kept = run_throwaway(tmp_path, {}, stack="xen", commands={"xl": xl("g1-o2")})
+    assert result.returncode == 0, result.stdout[-3000:]
+    said = json.loads(kept.read_text())
+    assert said["names"] == ["g1-o1", "g1-o2", "g1-o3"] and said["started"] == []
+    assert "a Xen domain named g1-o2 already runs" in said["errors"]["*"]
+    assert "Create the guests' directories" not in result.stdout
+    assert not (tmp_path / "guests").exists()
