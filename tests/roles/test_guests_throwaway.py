@@ -7,6 +7,7 @@ Making and starting the guests for real needs libvirt and Xen: the lab runs that
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,14 @@ FIRST_TEARDOWN_TASK = "TASK [guests : Find hvlab's guest directories]"
 
 
 def run_throwaway(tmp_path: Path, variables: dict[str, object], *, stack: str = "kvm",
-                  commands: dict[str, str] | None = None):  # noqa: ANN201 - CompletedProcess
+                  commands: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the entry point; the second value is the file it writes guests_throwaway to."""
     out = tmp_path / "throwaway.json"
     keep = [{"name": "Keep what the entry point said", "check_mode": False,
              "ansible.builtin.copy": {"content": "{{ guests_throwaway | to_json }}", "dest": str(out), "mode": "0600"}}]
-    return run_role_check("guests", tmp_path, {**CONTEXT, "hvlab_guests": [GOOD], "guests_dir": str(tmp_path / "guests"),
-                                               "guests_throwaway_like": "g1", "guests_throwaway_count": 3,
-                                               **variables},
+    variables = {**CONTEXT, "hvlab_guests": [GOOD], "guests_dir": str(tmp_path / "guests"),
+                 "guests_throwaway_like": "g1", "guests_throwaway_count": 3, **variables}
+    return run_role_check("guests", tmp_path, variables,
                           groups=(f"{stack}_hosts",), commands=commands or {"virsh": VIRSH_NO_DOMAIN, "xl": xl()},
                           tasks_from="throwaway", then=keep), out
 
