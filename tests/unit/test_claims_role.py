@@ -275,7 +275,7 @@ def test_the_overcommit_record_and_its_verdict(claimed: tuple[Any, Path, Path]) 
     assert kvm["stopped_at_margin"] is False and kvm["start_errors"] == {}
     assert (xen["free_memory_mib"], xen["guest_memory_mib"], xen["guests_created"]) == (2500, 1044, 2)
     assert xen["create_refused"] is True and xen["free_memory_mib_after"] == 400
-    assert "failed to free memory" in xen["start_errors"]["g1-o3"]
+    assert "failed to free memory" in xen["start_errors"]["g1-o3"] and xen["refusal"] == xen["start_errors"]["g1-o3"]
     overcommit = next(r for r in judge_claims(load_results(results)) if r.claim.id == "overcommit")
     assert overcommit.verdict == HELD, overcommit.why
 
