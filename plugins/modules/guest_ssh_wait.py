@@ -23,7 +23,7 @@ description:
   - "Xen: the domain is found by name in C(xl list -l); it is gone when no domain has the
     name, or when the one that has it carries another uuid than O(uuid) (another domain
     took the name)."
-  - "With O(console_log), it also reads what the guest's console wrote since the wait began,
+  - "With O(console_log), it also reads what the guest's console wrote in its current boot,
     and fails at once on a line that says the guest will never answer: systemd's
     C(Freezing execution) (PID 1 gave up, the domain still runs and would sit out O(timeout);
     seen on KVM guests under nested emulation) or C(Kernel panic - not syncing) (a guest
@@ -72,8 +72,9 @@ options:
   console_log:
     description:
       - "The guest's console log on the host (KVM: libvirt's serial log; Xen: xenconsoled's
-        C(guest-NAME.log)); empty: the console is not watched. Only what is written after the
-        wait began is read, so an earlier boot's lines in the same file do not count."
+        C(guest-NAME.log)); empty: the console is not watched. Only the current boot's lines
+        count - those after the last C(Linux version) banner, or without one, those written
+        after the wait began - so an earlier boot's lines in the same file do not."
     type: path
     default: ""
 notes:
@@ -145,6 +146,8 @@ class DomainGone(Exception):
 FATAL_CONSOLE = ("Freezing execution", "Kernel panic - not syncing")
 # How much of a console log is read at most per look (its end: the newest lines).
 CONSOLE_READ_MAX = 1 << 20
+# The kernel's first console line of every boot.
+BOOT_BANNER = b"Linux version "
 
 
 class GuestStuck(Exception):
@@ -187,12 +190,17 @@ def xl_problem(xl_list_output: str, name: str, uuid: str) -> str | None:
 
 
 class ConsoleWatch:
-    """Reads what a console log gained since the last look, for a line that means a stuck guest."""
+    """Looks in a console log for a line that means the guest's current boot is stuck.
+
+    The current boot's lines are those after the last kernel banner (`Linux version`), so a
+    freeze before the wait began is seen, and an earlier boot's in the same file (xenconsoled
+    appends; a reset guest writes on) is not. A log without a banner (a quiet kernel, or one
+    whose banner scrolled out of the part read) counts from where it ended when the wait began.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.offset = self._size()
-        self.partial = b""
 
     def _size(self) -> int:
         try:
@@ -200,23 +208,24 @@ class ConsoleWatch:
         except OSError:
             return 0
 
-    def fatal_line(self) -> str | None:
+    def _tail(self) -> tuple[int, bytes]:
+        """The end of the log (at most CONSOLE_READ_MAX bytes) and where it starts in the file."""
         size = self._size()
-        if size < self.offset:  # the log was rotated or truncated: read it from its start
-            self.offset, self.partial = 0, b""
-        if size == self.offset:
-            return None
-        start = max(self.offset, size - CONSOLE_READ_MAX)
+        start = max(0, size - CONSOLE_READ_MAX)
         try:
             with open(self.path, "rb") as log:
                 log.seek(start)
-                data = self.partial + log.read(size - start)
+                return start, log.read(size - start)
         except OSError:
-            return None
-        self.offset = size
-        lines = data.split(b"\n")
-        self.partial = lines.pop()[-4096:]  # an unfinished line waits for the rest
-        for raw in lines:
+            return start, b""
+
+    def fatal_line(self) -> str | None:
+        start, data = self._tail()
+        if start + len(data) < self.offset:  # the log was rotated or truncated: all of it is new
+            self.offset = 0
+        banner = data.rfind(BOOT_BANNER)
+        current = data[data.rfind(b"\n", 0, banner) + 1:] if banner >= 0 else data[max(0, self.offset - start):]
+        for raw in current.split(b"\n"):
             line = raw.decode("utf-8", "replace").strip()
             if any(marker in line for marker in FATAL_CONSOLE):
                 return line[:300]

@@ -250,17 +250,37 @@ def test_module_refuses_a_name_a_tool_may_read_as_an_id(tmp_path: Path, closed_p
 FROZEN = "[  356.120034] systemd[1]: Freezing execution.\n"
 
 
-def test_the_console_watch_reads_only_what_was_written_since_the_wait_began(tmp_path: Path) -> None:
+BANNER = "[    0.000000] Linux version 6.12.57+deb13-amd64 (debian-kernel@lists.debian.org)\n"
+
+
+def test_the_console_watch_reads_the_current_boot_only(tmp_path: Path) -> None:
     log = tmp_path / "console.log"
-    log.write_text("an earlier boot\n" + FROZEN)  # the same file, an earlier boot's lines
+    log.write_text(BANNER + FROZEN + BANNER + "[    1.0] systemd[1]: Reached target\n")  # reset after a freeze
     console = wait_module.ConsoleWatch(str(log))
     assert console.fatal_line() is None
     with log.open("a") as out:
-        out.write("[    1.0] Linux version 6.12\n[  356.1] systemd[1]: Freezing exec")
-    assert console.fatal_line() is None  # the line is not finished yet
+        out.write("[  356.1] systemd[1]: Freezing exec")
+    assert console.fatal_line() is None  # the line is not all there yet
     with log.open("a") as out:
         out.write("ution.\n")
     assert console.fatal_line() == "[  356.1] systemd[1]: Freezing execution."
+
+
+def test_a_freeze_before_the_wait_began_is_seen(tmp_path: Path) -> None:
+    # The guest froze ten minutes into its boot, before the role started waiting for it.
+    log = tmp_path / "console.log"
+    log.write_text(BANNER + "[  572.1] systemd[1]: Failed to fork off sandboxing environment\n" + FROZEN)
+    assert wait_module.ConsoleWatch(str(log)).fatal_line() == FROZEN.strip()
+
+
+def test_without_a_banner_only_lines_after_the_wait_began_count(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_text("an earlier boot, quiet\n" + FROZEN)
+    console = wait_module.ConsoleWatch(str(log))
+    assert console.fatal_line() is None
+    with log.open("a") as out:
+        out.write("[    2.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n")
+    assert console.fatal_line() == "[    2.5] Kernel panic - not syncing: VFS: Unable to mount root fs"
 
 
 def test_a_rewritten_console_log_is_read_from_its_start(tmp_path: Path) -> None:
