@@ -3,21 +3,17 @@
 The script reads /proc and xl on a lab host; here only its pure parts run.
 """
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "claims" / "files" / "hvlab_claims_host.py"
+from plugin_loader import ROOT, load_plugin
+
+SCRIPT = ROOT / "roles" / "claims" / "files" / "hvlab_claims_host.py"
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hvlab_claims_host", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_plugin(str(SCRIPT.relative_to(ROOT)), "hvlab_claims_host")
 
 
 def test_the_guests_qemu_is_found_by_its_name_option_not_a_substring() -> None:
