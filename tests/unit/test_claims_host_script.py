@@ -3,8 +3,10 @@
 The script reads /proc and xl on a lab host; here only its pure parts run.
 """
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 from plugin_loader import ROOT, load_plugin
@@ -27,7 +29,7 @@ def test_the_guests_qemu_is_found_by_its_name_option_not_a_substring() -> None:
 
 def test_bad_arguments_print_the_usage() -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "vmware", "g1"], capture_output=True, text=True, check=False)
-    usage = "Usage: hvlab_claims_host.py kvm|xen GUEST | watch SECONDS MARGIN_MIB GUEST..."
+    usage = "Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR | watch SECONDS MARGIN_MIB GUEST..."
     assert done.returncode == 2 and usage in done.stderr
 
 
@@ -43,6 +45,19 @@ MEMINFO = "MemTotal:  4000000 kB\nMemAvailable:  {avail} kB\nSwapTotal:  0 kB\nS
 def test_what_the_host_can_give_is_available_memory_plus_free_swap() -> None:
     script = load()
     assert script.can_give_mib(script.meminfo_kib(MEMINFO.format(avail=2048000, swap=1024000))) == 3000
+
+
+def test_memory_mode_prints_what_the_host_can_give_and_ksm_from_the_paths_given(tmp_path: Path) -> None:
+    (tmp_path / "meminfo").write_text(MEMINFO.format(avail=3072000, swap=1048576))
+    ksm = tmp_path / "ksm"
+    ksm.mkdir()
+    (ksm / "run").write_text("1\n")
+    (ksm / "pages_sharing").write_text("120\n")
+    done = subprocess.run([sys.executable, str(SCRIPT), "memory", str(tmp_path), str(ksm)], capture_output=True,
+                          text=True, check=True)
+    # 3000 MiB available + 1024 MiB of free swap; a counter the kernel lacks is null, not 0.
+    assert json.loads(done.stdout) == {"can_give_mib": 4024, "ksm_run": 1, "ksm_pages_shared": None,
+                                       "ksm_pages_sharing": 120}
 
 
 def test_the_watch_stops_as_soon_as_the_host_falls_below_the_margin() -> None:

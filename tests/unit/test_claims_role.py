@@ -85,6 +85,7 @@ printf 'CPU speed:\\n    events per second:  %s\\n' "$rate"
     # The host-side script's answer (what hvlab_claims_host.py prints on a lab).
     "fake-python": """
 case $2 in
+  memory) exec python3 "$@";;
   watch) echo "watch $*" >> "$STATE/calls"
          printf '%s\n' '{"lowest_can_give_mib": 2900, "margin_mib": 512, "stopped_at_margin": false, "samples": 45,
          "watched_s": 90.0, "ksm_run": 1, "ksm_pages_shared": 800, "ksm_pages_sharing": 5000,

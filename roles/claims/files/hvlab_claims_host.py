@@ -6,6 +6,10 @@ is a QEMU process, its vCPUs threads under Linux's scheduler in a cgroup of thei
 Dom0's Linux holds no thread of the guest's vCPUs (at most a device model process), and Xen's
 credit2 weight is what schedules it.
 
+memory PROC KSM_DIR (the overcommit claim, KVM, before the guests start): what the host can
+give (MemAvailable + SwapFree from PROC/meminfo, in MiB) and KSM's counters, so the guests'
+sizes are computed from the same arithmetic as the watch that follows.
+
 watch SECONDS MARGIN_MIB GUEST... (the overcommit claim, KVM): while overcommitted guests run,
 what the host can still give (MemAvailable + SwapFree) every two seconds, stopping early when it
 falls below the margin, so the caller removes the guests before the host nears its OOM killer;
@@ -14,7 +18,7 @@ then KSM's counters and each guest's QEMU resident memory.
 The script reads only /proc, /sys and `xl`; it changes nothing. Runs with the host's own
 python3 (Debian 12: 3.11), so the standard library only.
 
-Usage: hvlab_claims_host.py kvm|xen GUEST | watch SECONDS MARGIN_MIB GUEST...
+Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR | watch SECONDS MARGIN_MIB GUEST...
 """
 
 from __future__ import annotations
@@ -174,10 +178,10 @@ def watch(seconds: float, margin_mib: int, read_meminfo: Callable[[], str],
             "samples": samples, "watched_s": round(clock() - start, 1)}
 
 
-def ksm() -> dict[str, int | None]:
+def ksm(ksm_dir: Path = Path("/sys/kernel/mm/ksm")) -> dict[str, int | None]:
     counters: dict[str, int | None] = {}
     for name in ("run", "pages_shared", "pages_sharing"):
-        text = (read(Path("/sys/kernel/mm/ksm") / name) or "").strip()
+        text = (read(ksm_dir / name) or "").strip()
         counters[f"ksm_{name}"] = int(text) if text.isdigit() else None
     return counters
 
@@ -188,6 +192,10 @@ def qemu_rss_kib(guest: str) -> int | None:
     if len(found) != 1:
         return None
     return meminfo_kib(read(found[0] / "status") or "").get("VmRSS")
+
+
+def memory(proc: Path, ksm_dir: Path) -> dict[str, Any]:
+    return {"can_give_mib": can_give_mib(meminfo_kib(read(proc / "meminfo") or "")), **ksm(ksm_dir)}
 
 
 def overcommit(seconds: float, margin_mib: int, guests: list[str]) -> dict[str, Any]:
@@ -201,6 +209,9 @@ def main() -> int:
     argv = sys.argv[1:]
     if len(argv) == 2 and argv[0] in ("kvm", "xen"):
         print(json.dumps(kvm(argv[1]) if argv[0] == "kvm" else xen(argv[1])))
+        return 0
+    if len(argv) == 3 and argv[0] == "memory":
+        print(json.dumps(memory(Path(argv[1]), Path(argv[2]))))
         return 0
     if len(argv) >= 4 and argv[0] == "watch" and argv[1].isdigit() and argv[2].isdigit():
         print(json.dumps(overcommit(int(argv[1]), int(argv[2]), argv[3:])))
