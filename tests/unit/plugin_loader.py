@@ -1,7 +1,7 @@
-"""Load one of the project's Ansible plugin files as a module, for unit tests.
+"""Load one of the project's Python files outside the hvlab package as a module, for unit tests.
 
-Plugins live outside the hvlab package (Ansible finds them by path), so tests
-import them from their files. Modules import their shared code as Ansible bundles it,
+Ansible plugins, the scripts roles copy to hosts and scripts/ live outside the hvlab package
+(Ansible and the test script find them by path), so tests import them from their files. Modules import their shared code as Ansible bundles it,
 from ansible_collections.hvlab.lab.plugins.module_utils: the checkout's collections/
 directory (where hvlab.lab links back to the checkout) goes on sys.path for that.
 """

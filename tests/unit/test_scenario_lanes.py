@@ -1,22 +1,18 @@
 """scripts/scenario_lanes.py: which molecule scenarios the test script may run at the same time."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from plugin_loader import ROOT, load_plugin
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "scenario_lanes.py"
+SCRIPT = ROOT / "scripts" / "scenario_lanes.py"
 
 
 def load_lanes() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scenario_lanes", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_plugin(str(SCRIPT.relative_to(ROOT)), "scenario_lanes")
 
 
 def run(*scenarios: str) -> subprocess.CompletedProcess[str]:
