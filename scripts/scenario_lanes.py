@@ -13,6 +13,9 @@ With --builds first, prints instead the `hvlab vlab up --build-only` arguments o
 platform of the scenarios, one machine per line, so the test script builds each image the lanes
 will boot (bare or prepared for the machine's stack, the guest image disk) from what the
 scenarios' molecule.yml say, before two lanes would build the same image at once.
+
+With --machines SCENARIO, prints the names of the machines it boots, one per line (whose serial
+consoles the test script shows when the scenario fails).
 """
 
 import os
@@ -76,6 +79,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--builds"]:
         for args in build_args(argv[1:]):
             print(" ".join(args))
+        return 0
+    if argv[:1] == ["--machines"] and len(argv) == 2:
+        for name in sorted(machines(argv[1])):
+            print(name)
         return 0
     for lane in lanes(argv):
         print(" ".join(lane))

@@ -52,12 +52,23 @@ done <<<"$builds"
 # Scenarios that boot no machine of the same name run side by side, in lanes: on two cores
 # one lane's emulated machine installs packages while the other's reboots or waits.
 # Each line of a lane's output starts with its scenario's name.
+# A scenario that runs past HVLAB_SCENARIO_LIMIT_S (a lab machine that hangs) is stopped with its
+# children, and its machines' serial consoles are shown: a failure that says where, before
+# CI's own deadline would cut the run off without a word. The default limit, 70 minutes, is
+# for the default scenarios (CI's); scenarios named in HVLAB_SCENARIOS (lab takes 80+
+# minutes) have none unless HVLAB_SCENARIO_LIMIT_S gives one (0: none).
+if [ -n "${HVLAB_SCENARIOS:-}" ]; then default_limit=0; else default_limit=4200; fi
+SCENARIO_LIMIT_S=${HVLAB_SCENARIO_LIMIT_S:-$default_limit}
 run_lane() {
-    local scenario started
+    local scenario started machine
     for scenario in "$@"; do
         started=$SECONDS
-        if ! molecule test -s "$scenario" 2>&1 | sed -u "s/^/[$scenario] /"; then
-            echo "molecule test -s $scenario: FAILED after $((SECONDS - started)) s"
+        if ! timeout -k 60 "$SCENARIO_LIMIT_S" molecule test -s "$scenario" 2>&1 | sed -u "s/^/[$scenario] /"; then
+            echo "molecule test -s $scenario: FAILED after $((SECONDS - started)) s (limit $SCENARIO_LIMIT_S s)"
+            for machine in $(python scripts/scenario_lanes.py --machines "$scenario"); do
+                echo "[$scenario] the end of $machine's serial console:"
+                hvlab vlab console-log --lines 60 "$machine" 2>&1 | sed -u "s/^/[$scenario] /" || true
+            done
             return 1
         fi
         echo "molecule test -s $scenario: $((SECONDS - started)) s"

@@ -78,3 +78,10 @@ def test_builds_take_the_test_release_and_firmware_overrides(tmp_path: Path) -> 
         ["--release=13", "--firmware=uefi-secureboot", "--image=prepared", "--guest-image", "m1"],
         ["m2"],
     ]
+
+
+def test_machines_names_what_a_repository_scenario_boots() -> None:
+    assert run("--machines", "lab").stdout.splitlines() == ["kvm1", "xen1"]
+    assert run("--machines", "xen_host").stdout.splitlines() == ["xen1"]
+    unknown = run("--machines", "no-such-scenario")
+    assert unknown.returncode != 0 and "no scenario 'no-such-scenario'" in unknown.stderr
