@@ -6,11 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
-APT_PACKAGES=(python3 python3-venv qemu-system-x86 qemu-utils mmdebstrap parted e2fsprogs dosfstools mtools ovmf openssh-client chromium fonts-dejavu-core)
+# The main job's packages; `test` adds the browser the report's browser test drives.
+APT_PACKAGES=(python3 python3-venv qemu-system-x86 qemu-utils mmdebstrap parted e2fsprogs dosfstools mtools ovmf openssh-client)
+TEST_APT_PACKAGES=(chromium fonts-dejavu-core)
 
+# Installs the packages named as arguments that are missing.
 ensure_apt_packages() {
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -24,24 +27,31 @@ ensure_apt_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# Installs hvlab into .venv, with the test tools when asked ($1: "main" or "test"). The stamp
+# holds pyproject.toml's sha256 and what was installed; a venv with the test tools serves `up` too.
 ensure_venv() {
     local stamp=.venv/.hvlab-installed
-    local want
-    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    local sha have
+    sha=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    have=$(cat "$stamp" 2>/dev/null || true)
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    if [ "$have" != "$sha test" ] && { [ "$1" = test ] || [ "$have" != "$sha main" ]; }; then
         .venv/bin/pip install -q --upgrade pip
-        .venv/bin/pip install -q -e ".[test]"
-        echo "$want" > "$stamp"
+        if [ "$1" = test ]; then .venv/bin/pip install -q -e ".[test]"; else .venv/bin/pip install -q -e .; fi
+        echo "$sha $1" > "$stamp"
     fi
 }
 
-ensure_apt_packages
-ensure_venv
-export PATH="$PWD/.venv/bin:$PATH"
-
 case "${1:-}" in
-    up) shift; exec hvlab up "$@" ;;
-    test) shift; exec ./scripts/test.sh "$@" ;;
+    up)
+        ensure_apt_packages "${APT_PACKAGES[@]}"
+        ensure_venv main
+        export PATH="$PWD/.venv/bin:$PATH"
+        shift; exec hvlab up "$@" ;;
+    test)
+        ensure_apt_packages "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
+        ensure_venv test
+        export PATH="$PWD/.venv/bin:$PATH"
+        shift; exec ./scripts/test.sh "$@" ;;
     *) echo "usage: $0 up|test" >&2; exit 2 ;;
 esac
