@@ -1,9 +1,10 @@
 """Load one of the project's Python files outside the hvlab package as a module, for unit tests.
 
 Ansible plugins, the scripts roles copy to hosts and scripts/ live outside the hvlab package
-(Ansible and the test script find them by path), so tests import them from their files. Modules import their shared code as Ansible bundles it,
-from ansible_collections.hvlab.lab.plugins.module_utils: the checkout's collections/
-directory (where hvlab.lab links back to the checkout) goes on sys.path for that.
+(Ansible and the test script find them by path), so tests import them from their files.
+Modules import their shared code as Ansible bundles it, from
+ansible_collections.hvlab.lab.plugins.module_utils: the checkout's collections/ directory
+(where hvlab.lab links back to the checkout) goes on sys.path for that.
 """
 
 import importlib.util
