@@ -110,6 +110,16 @@ GUESTS_STAND_IN = """---
            "{{ guests_throwaway_count }}", "{{ guests_throwaway_memory_mib | default(0) }}"]
   changed_when: false
 
+# A host whose guests take its CPUs stops answering SSH: its next connection goes to a closed port.
+- name: Stop answering, like a host starved by its guests
+  ansible.builtin.set_fact:
+    ansible_connection: ssh
+    ansible_host: 127.0.0.1
+    ansible_port: 9
+  when:
+    - guests_throwaway_state == 'present'
+    - (lookup('ansible.builtin.env', 'STATE') ~ '/starve_' ~ inventory_hostname) is exists
+
 - name: Answer like a host where KVM starts every guest and xl refuses the last
   ansible.builtin.set_fact:
     guests_throwaway:
@@ -303,6 +313,25 @@ def test_a_host_whose_guests_could_not_be_made_is_unmeasured_and_cleaned_up(tmp_
     assert "no disk for the guest" in record["not_measured"]["kvm"]
     asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
     assert asked == [["kvm1", "present"], ["kvm1", "absent"], ["xen1", "present"], ["xen1", "absent"]]
+
+
+def test_a_host_that_stops_answering_is_unmeasured_and_the_other_stack_still_runs(tmp_path: Path) -> None:
+    # Ansible rescues no unreachable host, and with serial: 1 a batch whose one host failed
+    # would end the playbook: no Xen side, no record. Here kvm1 stops answering once its
+    # guests run and never answers again.
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "starve_kvm1").write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"],
+                                 "__claims_oc_reconnect_s": 2})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
+    why = record["not_measured"]["kvm"]
+    assert "kvm1 stopped answering SSH while its throwaway guests ran" in why
+    assert "its throwaway guests were left on kvm1" in why
+    asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
+    assert asked == [["kvm1", "present"], ["xen1", "present"], ["xen1", "absent"]]
 
 
 def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
