@@ -1,4 +1,4 @@
-"""The guests role's throwaway entry point (the claims role's overcommit guests) refuses bad
+"""The guests role's throwaway entry point (the claims role's throwaway guests) refuses bad
 input before anything runs, and never makes a guest whose name a foreign domain has.
 
 Runs the real role with ansible-playbook against localhost in check mode, through
@@ -34,6 +34,7 @@ def run_throwaway(tmp_path: Path, variables: dict[str, object], *, stack: str = 
     ({"guests_throwaway_count": 9}, "guests_throwaway_count 0 to 8 (got 9)"),
     ({"guests_throwaway_like": "nope"}, 'guests_throwaway_like one of hvlab_guests (got "nope")'),
     ({"guests_throwaway_memory_mib": 64}, "guests_throwaway_memory_mib 0 (the spec's) or >= 128 (got 64)"),
+    ({"guests_throwaway_cpu_quota_percent": 101}, "guests_throwaway_cpu_quota_percent 0 (none) to 100 (got 101)"),
     ({"hvlab_guests": [GOOD, GOOD | {"name": "g1-o2"}]}, "g1-o1, g1-o2, g1-o3 none of hvlab_guests"),
     ({"guests_throwaway_state": "running"}, "guests_throwaway_state"),
 ])

@@ -8,9 +8,10 @@ The host-side script's answer is a stand-in too (it reads /proc for a QEMU proce
 machine lacks), and so is the guests role that the overcommit claim asks for throwaway guests
 (its real path needs libvirt and xl: the lab runs it): a role of that name, found first on the
 roles path, that logs each request and answers like a host where KVM starts every guest and xl
-refuses the last one. Checked: the record and the verdict it gives, that every hog unit started is
-stopped and the credit2 weight put back (also when a case fails), and that bad input or a
-directory without a comparison stops the role before any command runs.
+refuses the last one (and, for the pv_fairness claim, where the HVM copy boots). Checked: the
+record and the verdict it gives, that every hog unit started is stopped and the credit2 weight
+put back (also when a case fails), that throwaway guests are removed whatever happened, and that
+bad input or a directory without a comparison stops the role before any command runs.
 """
 
 import json
@@ -82,8 +83,32 @@ rate=1000.00
 [ "$xl_weight" -lt 256 ] && rate=300.00
 printf 'CPU speed:\\n    events per second:  %s\\n' "$rate"
 """,
-    # The host-side script's answer (what hvlab_claims_host.py prints on a lab).
+    # The host-side script's answer (what hvlab_claims_host.py prints on a lab), and the pv_fairness
+    # claim's workload and probe scripts in the guests. Those come in turn - the KVM guest, the Xen
+    # guest, its HVM copy - so the call's number says which guest it is in.
     "fake-python": """
+case $1 in
+  */hvlab_workload.py)
+    n=$(cat "$STATE/runs" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/runs"
+    echo "workload $*" >> "$STATE/calls"
+    case $((n % 3)) in 0) v=2500;; 1) v=2400;; 2) v=600;; esac
+    if [ -e "$STATE/fail_fio" ] && [ $((n % 3)) = 2 ]; then
+      printf '%s\n' '{"schema": "hvlab.run/1", "status": "failed", "error": "fio: ata1 timeout", "value": null}'
+    else
+      printf '{"schema": "hvlab.run/1", "workload": "%s", "status": "ok", "value": %s, "unit": "IOPS"}\n' \\
+        "$2" $((v + n))
+    fi
+    exit 0;;
+  */hvlab_probe_guest.py)
+    n=$(cat "$STATE/probes" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/probes"
+    case $n in
+      0) printf '%s\n' '{"data": {"root_disk": "vda", "block_driver": "virtio_blk", "net_driver": "virtio_net"}}';;
+      1) printf '%s\n' '{"data": {"root_disk": "xvda", "block_driver": "xen_blkfront", "net_driver": "xen_netfront"}}';;
+      *) printf '%s\n' '{"data": {"root_disk": "sda", "block_driver": "sd_mod", "net_driver": "e1000",
+                           "xen_guest_type_seen": "HVM"}}';;
+    esac
+    exit 0;;
+esac
 case $2 in
   memory) exec python3 "$@";;
   watch) echo "watch $*" >> "$STATE/calls"
@@ -102,12 +127,14 @@ esac
 }
 
 
-# The guests role's throwaway entry point, as the overcommit claim sees it.
+# The guests role's throwaway entry point, as the overcommit and pv_fairness claims see it.
 GUESTS_STAND_IN = """---
 - name: Log the request
   ansible.builtin.command:
     argv: [throwaway-log, "{{ inventory_hostname }}", "{{ guests_throwaway_state }}", "{{ guests_throwaway_like }}",
-           "{{ guests_throwaway_count }}", "{{ guests_throwaway_memory_mib | default(0) }}"]
+           "{{ guests_throwaway_count }}", "{{ guests_throwaway_memory_mib | default(0) }}",
+           "{{ guests_throwaway_xen_emulated | default(false) }}", "{{ guests_throwaway_ssh_wait | default(false) }}",
+           "{{ guests_throwaway_cpu_quota_percent | default(0) }}"]
   changed_when: false
 
 # A host whose guests take its CPUs stops answering SSH: its next connection goes to a closed port.
@@ -124,12 +151,27 @@ GUESTS_STAND_IN = """---
   ansible.builtin.set_fact:
     guests_throwaway:
       names: "{{ __names }}"
+      addresses: "{{ dict(__names | zip(__names | map('regex_replace', '.*', '127.0.0.1'))) }}"
       started: "{{ [] if guests_throwaway_state == 'absent'
                    else (__names if inventory_hostname == 'kvm1' else __names[:-1]) }}"
       errors: "{{ {} if guests_throwaway_state == 'absent' or inventory_hostname == 'kvm1'
                   else {__names[-1]: 'xl create failed: libxl: failed to free memory for the domain'} }}"
   vars:
     __names: "{{ range(1, guests_throwaway_count | int + 1) | map('regex_replace', '^', 'g1-o') | list }}"
+  when: not guests_throwaway_xen_emulated | default(false)
+
+# The pv_fairness claim's HVM copy comes up, unless $STATE/fail_hvm exists.
+- name: Answer like a Xen host whose HVM copy boots
+  ansible.builtin.set_fact:
+    guests_throwaway:
+      names: [g1-o1]
+      addresses: {g1-o1: 127.0.0.1}
+      started: "{{ [] if guests_throwaway_state == 'absent' else ['g1-o1'] }}"
+      errors: "{{ {'g1-o1': 'g1-o1 did not answer on SSH within 1200 s'}
+                  if guests_throwaway_state == 'present'
+                     and (lookup('ansible.builtin.env', 'STATE') ~ '/fail_hvm') is exists
+                  else {} }}"
+  when: guests_throwaway_xen_emulated | default(false)
 """
 
 
@@ -149,12 +191,14 @@ def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.Complete
     inventory.write_text(json.dumps({"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False},
         "children": {
-            "kvm_hosts": {"hosts": {"kvm1": {}}}, "xen_hosts": {"hosts": {"xen1": {}}},
+            "kvm_hosts": {"hosts": {"kvm1": {"hvlab_host_emulated": True}}}, "xen_hosts": {"hosts": {"xen1": {}}},
             "kvm_guests": {"hosts": {"kvm1-g1": guest("kvm1", "kvm")}},
             "xen_guests": {"hosts": {"xen1-g1": guest("xen1", "xen")}},
         }}}))
     # The host's /proc and cgroup tree, as far as the paging claim reads and writes them.
     proc, cgroups, swap_parent = tmp_path / "proc", tmp_path / "cgroup", tmp_path / "var-tmp"
+    scripts_parent = tmp_path / "guest-var-tmp"
+    scripts_parent.mkdir(exist_ok=True)
     (proc / "4242").mkdir(parents=True, exist_ok=True)
     (proc / "meminfo").write_text("MemTotal:  4006912 kB\nMemAvailable:  3072000 kB\nSwapTotal:        0 kB\n"
                                   "SwapFree:         0 kB\n")
@@ -171,6 +215,7 @@ def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.Complete
     extra.write_text(json.dumps({"__claims_python": str(bin_dir / "fake-python"), "claims_sched_seconds": 1,
                                  "__claims_proc": str(proc), "__claims_cgroup_root": str(cgroups),
                                  "__claims_swap_parent": str(swap_parent), "__claims_ksm_dir": str(ksm),
+                                 "__claims_scripts_parent": str(scripts_parent),
                                  "claims_overcommit_seconds": 10, **variables}))
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state), PROC=str(proc),
                ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
@@ -294,9 +339,11 @@ def test_the_overcommit_record_and_its_verdict(claimed: tuple[Any, Path, Path]) 
 def test_the_overcommit_guests_are_made_and_removed_one_host_at_a_time(claimed: tuple[Any, Path, Path]) -> None:
     _, _, tmp_path = claimed
     log = calls(tmp_path)
-    asked = [line.split()[1:] for line in log if line.startswith("throwaway ")]
-    assert asked == [["kvm1", "present", "g1", "3", "1252"], ["kvm1", "absent", "g1", "3", "0"],
-                     ["xen1", "present", "g1", "3", "1044"], ["xen1", "absent", "g1", "3", "0"]]
+    asked = [line.split()[1:6] + line.split()[-1:] for line in log
+             if line.startswith("throwaway ") and line.split()[4] == "3"]
+    # kvm1 is an emulated host: its guests' vCPUs are capped at 25% of a CPU each.
+    assert asked == [["kvm1", "present", "g1", "3", "1252", "25"], ["kvm1", "absent", "g1", "3", "0", "0"],
+                     ["xen1", "present", "g1", "3", "1044", "0"], ["xen1", "absent", "g1", "3", "0", "0"]]
     # The KVM host's memory is watched while its guests run, with the margin, for the guests made.
     watches = [line for line in log if line.startswith("watch ")]
     assert len(watches) == 1 and watches[0].endswith("/hvlab_claims_host.py watch 10 512 g1-o1 g1-o2 g1-o3")
@@ -334,6 +381,64 @@ def test_a_host_that_stops_answering_is_unmeasured_and_the_other_stack_still_run
     assert asked == [["kvm1", "present"], ["xen1", "present"], ["xen1", "absent"]]
 
 
+def test_the_pv_fairness_record_and_its_verdict(claimed: tuple[Any, Path, Path]) -> None:
+    proc, results, tmp_path = claimed
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "pv_fairness.json").read_text())
+    assert (record["schema"], record["claim"], record["not_measured"]) == ("hvlab.claim/1", "pv_fairness", {})
+    kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
+    # Three runs each, in turn (KVM, Xen PV, Xen HVM copy): the medians of 2500/2503/2506,
+    # 2401/2404/2407 and 602/605/608.
+    assert (kvm["virtio"], xen["pv"], xen["hvm_emulated"]) == (2503.0, 2404.0, 605.0)
+    assert xen["runs_hvm_emulated"] == [602.0, 605.0, 608.0] and kvm["unit"] == xen["unit"] == "IOPS"
+    assert (kvm["workload"], kvm["profile"], kvm["repeats"], kvm["host"], xen["host"]) == \
+        ("disk_randread_4k", "quick", 3, "kvm1", "xen1")
+    assert (kvm["block_driver"], xen["pv_block_driver"], xen["hvm_block_driver"], xen["hvm_net_driver"]) == \
+        ("virtio_blk", "xen_blkfront", "sd_mod", "e1000")
+    assert xen["hvm_root_disk"] == "sda" and xen["hvm_guest_type_seen"] == "HVM"
+    fairness = next(r for r in judge_claims(load_results(results)) if r.claim.id == "pv_fairness")
+    assert fairness.verdict == HELD, fairness.why
+    # Every run is the comparison's workload at the comparison's profile, in its own directory.
+    runs = [line.split() for line in calls(tmp_path) if line.startswith("workload ")]
+    assert len(runs) == 9 and all(r[2:5] == ["disk_randread_4k", "--profile", "quick"] for r in runs)
+
+
+def test_the_hvm_copy_is_made_with_emulated_devices_and_removed(claimed: tuple[Any, Path, Path]) -> None:
+    _, _, tmp_path = claimed
+    asked = [line.split()[1:] for line in calls(tmp_path) if line.startswith("throwaway ") and line.split()[4] == "1"]
+    assert asked == [["xen1", "present", "g1", "1", "0", "True", "True", "0"],
+                     ["xen1", "absent", "g1", "1", "0", "False", "False", "0"]]
+    # The lab guests' scripts directories are removed; the copy's went with its disk (here the
+    # same machine, so it is the one left).
+    assert len(list((tmp_path / "guest-var-tmp").iterdir())) == 1
+
+
+@pytest.mark.parametrize(("fault", "why"), [
+    ("fail_hvm", "the HVM guest with emulated devices did not come up: g1-o1 did not answer on SSH"),
+    ("fail_fio", "disk_randread_4k failed: hvm_emulated repeat 1: fio: ata1 timeout"),
+])
+def test_a_failed_pv_fairness_run_is_unmeasured_and_the_copy_removed(tmp_path: Path, fault: str, why: str) -> None:
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / fault).write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["pv_fairness"]})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "pv_fairness.json").read_text())
+    assert record["evidence"] == {} and why in record["not_measured"]["xen"]
+    asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
+    assert asked == [["xen1", "present"], ["xen1", "absent"]]
+
+
+def test_a_comparison_of_an_unknown_profile_is_refused_for_pv_fairness(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "lab.json").write_text(json.dumps({**LAB, "profile": "turbo"}))
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["pv_fairness"]})
+    assert proc.returncode != 0
+    assert 'has profile "turbo" in its lab.json, not quick or full' in " ".join(proc.stdout.split())
+    assert calls(tmp_path) == [] and not (results / "claims").exists()
+
+
 def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     results = comparison(tmp_path)
     (tmp_path / "state").mkdir()
@@ -360,6 +465,8 @@ def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     ({"claims_overcommit_percent": 100}, "claims_overcommit_percent 101-400 (got 100)"),
     ({"claims_overcommit_seconds": 5}, "claims_overcommit_seconds 10-3600 (got 5)"),
     ({"claims_overcommit_margin_mib": 64}, "claims_overcommit_margin_mib >= 128 (got 64)"),
+    ({"claims_overcommit_cpu_quota_percent": 101}, "claims_overcommit_cpu_quota_percent 0-100 (got 101)"),
+    ({"claims_pv_fairness_repeats": 0}, "claims_pv_fairness_repeats 1-20 (got 0)"),
 ])
 def test_bad_input_stops_before_any_command(tmp_path: Path, variables: dict[str, Any], message: str) -> None:
     results = comparison(tmp_path)

@@ -235,6 +235,33 @@ def test_xen_direct_kernel_boot_and_seed() -> None:
     assert values["vif"] == ["bridge=br-lab"]
 
 
+
+
+def test_kvm_cpu_quota_caps_each_vcpu_and_keeps_pinning() -> None:
+    """The overcommit claim's throwaway guests on an emulated host: each vCPU at most a share of one CPU."""
+    capped = render_kvm({**spec_entry(cpu_pinning=[1, 0]), "cpu_quota_percent": 25})
+    tune = capped.find("cputune")
+    assert tune is not None
+    assert (tune.findtext("period"), tune.findtext("quota")) == ("100000", "25000")
+    assert [pin.get("cpuset") for pin in tune.findall("vcpupin")] == ["1", "0"]
+    assert render_kvm(spec_entry()).find("cputune") is None
+    assert render_kvm({**spec_entry(), "cpu_quota_percent": 0}).find("cputune") is None
+
+def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> None:
+    """The pv_fairness claim's HVM copy: IDE disks, an e1000 NIC, no platform device for PV drivers."""
+    host = {"guests_seed_path": "/g/seed.iso", "guests_disk_path": "/g/disk.qcow2", "guests_mac": "52:54:00:00:00:07"}
+    values = parse_xl(render_xen({**spec_entry(xen_type="hvm"), "xen_emulated_devices": True}, **host))
+    assert values["xen_platform_pci"] == 0
+    assert values["disk"] == ["format=qcow2, vdev=hda, access=rw, backendtype=qdisk, target=/g/disk.qcow2",
+                              "format=raw, vdev=hdb, access=rw, backendtype=qdisk, target=/g/seed.iso"]
+    assert values["vif"] == ["mac=52:54:00:00:00:07, model=e1000, type=ioemu, bridge=xenbr0"]
+    # The lab's own HVM guests keep the platform device, and a PV guest cannot be given emulated devices.
+    for guest in (spec_entry(xen_type="hvm"), {**spec_entry(xen_type="pv"), "xen_emulated_devices": True}):
+        values = parse_xl(render_xen(guest, **host))
+        assert "xen_platform_pci" not in values
+        assert [d.split(", ")[1] for d in values["disk"]] == ["vdev=xvda", "vdev=xvdb"]
+        assert values["vif"] == ["mac=52:54:00:00:00:07, bridge=xenbr0"]
+
 @pytest.mark.parametrize("hostile", ['a"b', "a'b", "a\nb", "a\\b", "a\rb"])
 @pytest.mark.parametrize("variable", ["guests_disk_path", "guests_cmdline", "guests_seed_path", "guests_ramdisk"])
 def test_xen_refuses_quotes_and_newlines_from_input(variable: str, hostile: str) -> None:

@@ -142,6 +142,16 @@ def test_pv_fairness_rule(pv: float | None, expected: str) -> None:
     assert verdict(c.judge_pv_fairness, {"virtio": 2500.0}, xen) == expected
 
 
+@pytest.mark.parametrize(("drivers", "expected"), [
+    ({"hvm_block_driver": "sd_mod", "hvm_net_driver": "e1000"}, HELD),
+    ({"hvm_block_driver": "xen_blkfront", "hvm_net_driver": "e1000"}, UNMEASURED),
+    ({"hvm_block_driver": "sd_mod", "hvm_net_driver": "xen_netfront"}, UNMEASURED),
+])
+def test_pv_fairness_needs_an_hvm_guest_without_pv_drivers(drivers: dict[str, str], expected: str) -> None:
+    xen = {"hvm_emulated": 1000.0, "pv": 2400.0, "unit": "IOPS", **drivers}
+    assert verdict(c.judge_pv_fairness, {"virtio": 2500.0}, xen) == expected
+
+
 @pytest.mark.parametrize(("kvm_wins", "xen_wins", "ties", "expected"), [
     (2, 2, 2, HELD), (0, 0, 6, HELD), (6, 0, 0, NOT_HELD), (0, 6, 0, NOT_HELD), (0, 0, 0, UNMEASURED)])
 def test_performance_rule(kvm_wins: int, xen_wins: int, ties: int, expected: str) -> None:
@@ -161,10 +171,9 @@ def by_id(results: Results) -> dict[str, c.ClaimResult]:
 def test_without_records_the_probes_answer_what_they_can(tmp_path: Path) -> None:
     found = by_id(load_results(write_results(tmp_path)))
     assert list(found) == list(CLAIM_IDS) and len(CLAIM_IDS) == 10
-    # The live experiments' claims ask for hvlab claims; the others say hvlab has no experiment yet.
-    for claim in ("scheduler", "overcommit", "paging"):
+    # The live experiments' claims ask for hvlab claims.
+    for claim in ("scheduler", "overcommit", "paging", "pv_fairness"):
         assert (found[claim].verdict, found[claim].why) == (UNMEASURED, NO_RECORD)
-    assert (found["pv_fairness"].verdict, found["pv_fairness"].why) == (UNMEASURED, c.NO_EXPERIMENT)
     assert {k: found[k].verdict for k in ("thp", "dom0_kernel", "pv_drivers", "performance", "isolation")} == \
         {"thp": HELD, "dom0_kernel": HELD, "pv_drivers": HELD, "performance": HELD, "isolation": c.FACTS}
     assert found["cpufreq"].verdict == UNMEASURED and "no cpufreq" in found["cpufreq"].why
