@@ -32,6 +32,7 @@ PLAY = f"""
     __guests_jump: "ssh -W %h:%p host"
     __guests_started_now: [g1, g3]
     __guests_started_at: 1000.0
+    __guests_running_at: 1001.5
     __guests_wait_from: 1004.0
     __guests_ssh_waits:
       results: [{{elapsed: 20}}, {{elapsed: 2}}, {{elapsed: 3}}]
@@ -73,4 +74,7 @@ def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Pat
         (f"localhost-g{i}", "xen_guests", f"10.77.0.{9 + i}") for i in range(1, 4)]
     # Boot time of a guest started now: SSH wait start - start + the waits up to and including its own.
     assert [d["vars"].get("hvlab_guest_boot_seconds") for d in deployed] == [24.0, None, 29.0]
+    # Domain creation is this host's own, until its domains ran, not until the wait began: a host
+    # of the other stack in the same play holds the wait back by its own creation.
+    assert [d["vars"].get("hvlab_guest_create_seconds") for d in deployed] == [1.5, None, 1.5]
     assert deployed[0]["vars"]["hvlab_guest_spec"] == GUESTS[0]
