@@ -246,6 +246,10 @@ def test_kvm_cpu_quota_caps_each_vcpu_and_keeps_pinning() -> None:
     assert [pin.get("cpuset") for pin in tune.findall("vcpupin")] == ["1", "0"]
     assert render_kvm(spec_entry()).find("cputune") is None
     assert render_kvm({**spec_entry(), "cpu_quota_percent": 0}).find("cputune") is None
+    # A spec without pinning (null, as the spec model gives it) is capped too.
+    assert spec_entry()["cpu_pinning"] is None
+    unpinned = render_kvm({**spec_entry(), "cpu_quota_percent": 25}).find("cputune")
+    assert unpinned is not None and unpinned.findtext("quota") == "25000" and unpinned.findall("vcpupin") == []
 
 def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> None:
     """The pv_fairness claim's HVM copy: IDE disks, an e1000 NIC, no platform device for PV drivers."""
