@@ -154,7 +154,10 @@ GUESTS_STAND_IN = """---
       addresses: "{{ dict(__names | zip(__names | map('regex_replace', '.*', '127.0.0.1'))) }}"
       started: "{{ [] if guests_throwaway_state == 'absent'
                    else (__names if inventory_hostname == 'kvm1' else __names[:-1]) }}"
-      errors: "{{ {} if guests_throwaway_state == 'absent' or inventory_hostname == 'kvm1'
+      errors: "{{ {} if guests_throwaway_state == 'absent'
+                  else ({__names[0]: 'Error rendering template'} if (lookup('ansible.builtin.env', 'STATE')
+                                                                    ~ '/break_' ~ inventory_hostname) is exists
+                        else {}) if inventory_hostname == 'kvm1'
                   else {__names[-1]: 'xl create failed: libxl: failed to free memory for the domain'} }}"
   vars:
     __names: "{{ range(1, guests_throwaway_count | int + 1) | map('regex_replace', '^', 'g1-o') | list }}"
@@ -358,6 +361,22 @@ def test_a_host_whose_guests_could_not_be_made_is_unmeasured_and_cleaned_up(tmp_
     record = json.loads((results / "claims" / "overcommit.json").read_text())
     assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
     assert "no disk for the guest" in record["not_measured"]["kvm"]
+    asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
+    assert asked == [["kvm1", "present"], ["kvm1", "absent"], ["xen1", "present"], ["xen1", "absent"]]
+
+
+def test_a_kvm_guest_that_failed_for_another_reason_than_memory_is_unmeasured(tmp_path: Path) -> None:
+    # The virtual lab's first capped run: every KVM guest failed in a template, the watch then
+    # saw no guest, and the record read as evidence against the claim.
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "break_kvm1").write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"]})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
+    assert 'throwaway guests not made: {"g1-o1": "Error rendering template"}' in record["not_measured"]["kvm"]
+    assert not [line for line in calls(tmp_path) if line.startswith("watch ")]
     asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
     assert asked == [["kvm1", "present"], ["kvm1", "absent"], ["xen1", "present"], ["xen1", "absent"]]
 
