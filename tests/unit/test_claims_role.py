@@ -238,6 +238,18 @@ def comparison(tmp_path: Path) -> Path:
     return results
 
 
+def record_with_fault(tmp_path: Path, fault: str, claim: str,
+                      variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one experiment with the stand-ins' fault file $STATE/FAULT present; the claim's record."""
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / fault).write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": [claim],
+                                 **(variables or {})})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads((results / "claims" / f"{claim}.json").read_text())
+
+
 def calls(tmp_path: Path) -> list[str]:
     path = tmp_path / "state" / "calls"
     return path.read_text().splitlines() if path.exists() else []
@@ -353,12 +365,7 @@ def test_the_overcommit_guests_are_made_and_removed_one_host_at_a_time(claimed: 
 
 
 def test_a_host_whose_guests_could_not_be_made_is_unmeasured_and_cleaned_up(tmp_path: Path) -> None:
-    results = comparison(tmp_path)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "fail_throwaway_kvm1").write_text("")
-    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"]})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    record = record_with_fault(tmp_path, "fail_throwaway_kvm1", "overcommit")
     assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
     assert "no disk for the guest" in record["not_measured"]["kvm"]
     asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
@@ -368,12 +375,7 @@ def test_a_host_whose_guests_could_not_be_made_is_unmeasured_and_cleaned_up(tmp_
 def test_a_kvm_guest_that_failed_for_another_reason_than_memory_is_unmeasured(tmp_path: Path) -> None:
     # The virtual lab's first capped run: every KVM guest failed in a template, the watch then
     # saw no guest, and the record read as evidence against the claim.
-    results = comparison(tmp_path)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "break_kvm1").write_text("")
-    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"]})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    record = record_with_fault(tmp_path, "break_kvm1", "overcommit")
     assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
     assert 'throwaway guests not made: {"g1-o1": "Error rendering template"}' in record["not_measured"]["kvm"]
     assert not [line for line in calls(tmp_path) if line.startswith("watch ")]
@@ -385,13 +387,7 @@ def test_a_host_that_stops_answering_is_unmeasured_and_the_other_stack_still_run
     # Ansible rescues no unreachable host, and with serial: 1 a batch whose one host failed
     # would end the playbook: no Xen side, no record. Here kvm1 stops answering once its
     # guests run and never answers again.
-    results = comparison(tmp_path)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "starve_kvm1").write_text("")
-    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"],
-                                 "__claims_oc_reconnect_s": 2})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    record = json.loads((results / "claims" / "overcommit.json").read_text())
+    record = record_with_fault(tmp_path, "starve_kvm1", "overcommit", {"__claims_oc_reconnect_s": 2})
     assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
     why = record["not_measured"]["kvm"]
     assert "kvm1 stopped answering SSH while its throwaway guests ran" in why
@@ -437,12 +433,7 @@ def test_the_hvm_copy_is_made_with_emulated_devices_and_removed(claimed: tuple[A
     ("fail_fio", "disk_randread_4k failed: hvm_emulated repeat 1: fio: ata1 timeout"),
 ])
 def test_a_failed_pv_fairness_run_is_unmeasured_and_the_copy_removed(tmp_path: Path, fault: str, why: str) -> None:
-    results = comparison(tmp_path)
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / fault).write_text("")
-    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["pv_fairness"]})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    record = json.loads((results / "claims" / "pv_fairness.json").read_text())
+    record = record_with_fault(tmp_path, fault, "pv_fairness")
     assert record["evidence"] == {} and why in record["not_measured"]["xen"]
     asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
     assert asked == [["xen1", "present"], ["xen1", "absent"]]
