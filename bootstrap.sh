@@ -42,16 +42,17 @@ ensure_venv() {
     fi
 }
 
+# Everything a command needs before it runs ($1: "main" or "test"; the rest: extra apt packages).
+prepare() {
+    local kind=$1
+    shift
+    ensure_apt_packages "${APT_PACKAGES[@]}" "$@"
+    ensure_venv "$kind"
+    export PATH="$PWD/.venv/bin:$PATH"
+}
+
 case "${1:-}" in
-    up)
-        ensure_apt_packages "${APT_PACKAGES[@]}"
-        ensure_venv main
-        export PATH="$PWD/.venv/bin:$PATH"
-        shift; exec hvlab up "$@" ;;
-    test)
-        ensure_apt_packages "${APT_PACKAGES[@]}" "${TEST_APT_PACKAGES[@]}"
-        ensure_venv test
-        export PATH="$PWD/.venv/bin:$PATH"
-        shift; exec ./scripts/test.sh "$@" ;;
+    up) prepare main; shift; exec hvlab up "$@" ;;
+    test) prepare test "${TEST_APT_PACKAGES[@]}"; shift; exec ./scripts/test.sh "$@" ;;
     *) echo "usage: $0 up|test" >&2; exit 2 ;;
 esac

@@ -387,7 +387,7 @@ def test_a_host_that_stops_answering_is_unmeasured_and_the_other_stack_still_run
     # Ansible rescues no unreachable host, and with serial: 1 a batch whose one host failed
     # would end the playbook: no Xen side, no record. Here kvm1 stops answering once its
     # guests run and never answers again.
-    record = record_with_fault(tmp_path, "starve_kvm1", "overcommit", {"__claims_oc_reconnect_s": 2})
+    record = record_with_fault(tmp_path, "starve_kvm1", "overcommit", {"__claims_reconnect_s": 2})
     assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
     why = record["not_measured"]["kvm"]
     assert "kvm1 stopped answering SSH while its throwaway guests ran" in why

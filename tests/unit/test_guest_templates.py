@@ -253,9 +253,12 @@ def test_kvm_cpu_quota_caps_each_vcpu_and_keeps_pinning() -> None:
 
 def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> None:
     """The pv_fairness claim's HVM copy: IDE disks, an e1000 NIC, no platform device for PV drivers."""
-    host = {"guests_seed_path": "/g/seed.iso", "guests_disk_path": "/g/disk.qcow2", "guests_mac": "52:54:00:00:00:07"}
+    host = {"guests_seed_path": "/g/seed.iso", "guests_disk_path": "/g/disk.qcow2", "guests_mac": "52:54:00:00:00:07",
+            "guests_serial_log": "/g/console.log"}
     values = parse_xl(render_xen({**spec_entry(xen_type="hvm"), "xen_emulated_devices": True}, **host))
     assert values["xen_platform_pci"] == 0
+    # No one attaches to the copy: its serial console is a file its SSH wait can read.
+    assert values["serial"] == "file:/g/console.log"
     assert values["disk"] == ["format=qcow2, vdev=hda, access=rw, backendtype=qdisk, target=/g/disk.qcow2",
                               "format=raw, vdev=hdb, access=rw, backendtype=qdisk, target=/g/seed.iso"]
     assert values["vif"] == ["mac=52:54:00:00:00:07, model=e1000, type=ioemu, bridge=xenbr0"]
@@ -265,13 +268,17 @@ def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> Non
         assert "xen_platform_pci" not in values
         assert [d.split(", ")[1] for d in values["disk"]] == ["vdev=xvda", "vdev=xvdb"]
         assert values["vif"] == ["mac=52:54:00:00:00:07, bridge=xenbr0"]
+        assert values.get("serial", "pty") == "pty"
 
 @pytest.mark.parametrize("hostile", ['a"b', "a'b", "a\nb", "a\\b", "a\rb"])
-@pytest.mark.parametrize("variable", ["guests_disk_path", "guests_cmdline", "guests_seed_path", "guests_ramdisk"])
+@pytest.mark.parametrize("variable", ["guests_disk_path", "guests_cmdline", "guests_seed_path", "guests_ramdisk",
+                                      "guests_serial_log"])
 def test_xen_refuses_quotes_and_newlines_from_input(variable: str, hostile: str) -> None:
     host = {"guests_kernel": "/boot/vmlinuz", variable: hostile}
+    emulated_copy = {**spec_entry(xen_type="hvm"), "xen_emulated_devices": True}
+    guest = emulated_copy if variable == "guests_serial_log" else spec_entry()
     with pytest.raises(AnsibleFilterError, match=variable):
-        render_xen(spec_entry(), **host)
+        render_xen(guest, **host)
 
 
 @pytest.mark.parametrize("bridge", ["xenbr0,script=/tmp/evil", "br 0", 'br"0', "br\n0"])
