@@ -431,6 +431,23 @@ def test_teardown_removes_only_hvlab_s_files_and_a_directory_only_when_nothing_e
     assert "seed/admin-notes.txt" in out, "the warning names what was left"
 
 
+def test_teardown_of_named_guests_removes_only_those_and_passes_over_a_name_without_a_directory(
+        tmp_path: Path) -> None:
+    """Throwaway guests are removed by name before they are made: one may have no directory yet."""
+    guests_dir = tmp_path / "guests"
+    kept = hvlab_guest_dir(guests_dir, "g1")
+    named = hvlab_guest_dir(guests_dir, "g2")
+    result = run_guests(tmp_path, {"guests_state": "absent", "guests_dir": str(guests_dir),
+                                   "__guests_teardown_names": ["g2", "g9"]},
+                        commands={"virsh": VIRSH_NO_DOMAIN})
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    whole = result.stdout.split("TASK [guests : Remove hvlab's guest directories that hold nothing else]", 1)[1]
+    whole = whole.split("TASK [", 1)[0]
+    assert f"(item={named})" in whole and f"(item={kept})" not in whole, whole
+    assert "Skipped" not in out, out[-3000:]
+
+
 # --- seeds: rebuilt by content, to a temporary file renamed into place ----------------------
 
 def seeds_built(result: subprocess.CompletedProcess[str]) -> str:
