@@ -16,7 +16,7 @@ import testinfra
 from hvlab.ownership import libvirt_ownership
 
 SPEC = {"gpv": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"},
-        "gpvh": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pvh"}}  # molecule.yml
+        "gpv2": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"}}  # molecule.yml
 HOSTS = {"kvm1": "kvm", "xen1": "xen"}
 SSH_CONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "guests.ssh_config"
 GUESTS = [(host, name) for host in HOSTS for name in SPEC]
