@@ -29,7 +29,8 @@ def test_the_guests_qemu_is_found_by_its_name_option_not_a_substring() -> None:
 
 def test_bad_arguments_print_the_usage() -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "vmware", "g1"], capture_output=True, text=True, check=False)
-    usage = "Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR | watch SECONDS MARGIN_MIB GUEST..."
+    usage = ("Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR "
+             "| watch PROC KSM_DIR SECONDS MARGIN_MIB GUEST...")
     assert done.returncode == 2 and usage in done.stderr
 
 
@@ -85,3 +86,18 @@ def test_a_cgroup_with_any_other_process_is_shared() -> None:
     # A cgroup that cannot be read is taken as shared: nothing is asked of it.
     assert script.shares_cgroup("/no/such/cgroup/here", {900}) is True
     assert script.shares_cgroup(None, {900}) is True
+
+
+def test_watch_mode_reads_the_proc_and_ksm_paths_given(tmp_path: Path) -> None:
+    """The watch, the KSM counters and each guest's QEMU resident memory come from the paths given."""
+    proc, ksm = tmp_path / "proc", tmp_path / "ksm"
+    (proc / "4242").mkdir(parents=True)
+    (proc / "meminfo").write_text(MEMINFO.format(avail=3072000, swap=0))
+    (proc / "4242" / "cmdline").write_text("qemu-system-x86_64\0-name\0guest=g1-o1,debug-threads=on\0")
+    (proc / "4242" / "status").write_text("Name:\tqemu-system-x86\nVmRSS:\t  300000 kB\n")
+    ksm.mkdir()
+    (ksm / "pages_sharing").write_text("5000\n")
+    result = load().overcommit(proc, ksm, 0, 512, ["g1-o1", "g1-o2"], sleep=lambda _: None)
+    assert result["lowest_can_give_mib"] == 3000 and result["stopped_at_margin"] is False
+    assert result["qemu_rss_kib"] == {"g1-o1": 300000, "g1-o2": None} and result["guests_running"] == 1
+    assert result["ksm_pages_sharing"] == 5000 and result["ksm_run"] is None

@@ -10,15 +10,15 @@ memory PROC KSM_DIR (the overcommit claim, KVM, before the guests start): what t
 give (MemAvailable + SwapFree from PROC/meminfo, in MiB) and KSM's counters, so the guests'
 sizes are computed from the same arithmetic as the watch that follows.
 
-watch SECONDS MARGIN_MIB GUEST... (the overcommit claim, KVM): while overcommitted guests run,
-what the host can still give (MemAvailable + SwapFree) every two seconds, stopping early when it
-falls below the margin, so the caller removes the guests before the host nears its OOM killer;
-then KSM's counters and each guest's QEMU resident memory.
+watch PROC KSM_DIR SECONDS MARGIN_MIB GUEST... (the overcommit claim, KVM): while overcommitted
+guests run, what the host can still give (MemAvailable + SwapFree) every two seconds, stopping
+early when it falls below the margin, so the caller removes the guests before the host nears its
+OOM killer; then KSM's counters and each guest's QEMU resident memory (from PROC's processes).
 
 The script reads only /proc, /sys and `xl`; it changes nothing. Runs with the host's own
 python3 (Debian 12: 3.11), so the standard library only.
 
-Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR | watch SECONDS MARGIN_MIB GUEST...
+Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR | watch PROC KSM_DIR SECONDS MARGIN_MIB GUEST...
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ def cgroup(pid_dir: Path) -> str | None:
     return None
 
 
-def processes(matches: Any) -> list[Path]:
-    """/proc entries of the processes whose command line matches."""
+def processes(matches: Any, proc: Path = Path("/proc")) -> list[Path]:
+    """proc's entries of the processes whose command line matches."""
     found = []
-    for pid_dir in Path("/proc").iterdir():
+    for pid_dir in proc.iterdir():
         if pid_dir.name.isdigit() and matches(cmdline(pid_dir)):
             found.append(pid_dir)
     return sorted(found, key=lambda p: int(p.name))
@@ -178,7 +178,7 @@ def watch(seconds: float, margin_mib: int, read_meminfo: Callable[[], str],
             "samples": samples, "watched_s": round(clock() - start, 1)}
 
 
-def ksm(ksm_dir: Path = Path("/sys/kernel/mm/ksm")) -> dict[str, int | None]:
+def ksm(ksm_dir: Path) -> dict[str, int | None]:
     counters: dict[str, int | None] = {}
     for name in ("run", "pages_shared", "pages_sharing"):
         text = (read(ksm_dir / name) or "").strip()
@@ -186,9 +186,9 @@ def ksm(ksm_dir: Path = Path("/sys/kernel/mm/ksm")) -> dict[str, int | None]:
     return counters
 
 
-def qemu_rss_kib(guest: str) -> int | None:
+def qemu_rss_kib(guest: str, proc: Path) -> int | None:
     """The resident memory of the guest's QEMU process, None when it has none (or several)."""
-    found = processes(qemu_of(guest))
+    found = processes(qemu_of(guest), proc)
     if len(found) != 1:
         return None
     return meminfo_kib(read(found[0] / "status") or "").get("VmRSS")
@@ -198,10 +198,11 @@ def memory(proc: Path, ksm_dir: Path) -> dict[str, Any]:
     return {"can_give_mib": can_give_mib(meminfo_kib(read(proc / "meminfo") or "")), **ksm(ksm_dir)}
 
 
-def overcommit(seconds: float, margin_mib: int, guests: list[str]) -> dict[str, Any]:
-    result = watch(seconds, margin_mib, lambda: read(Path("/proc/meminfo")) or "")
-    rss = {guest: qemu_rss_kib(guest) for guest in guests}
-    return {**result, **ksm(), "qemu_rss_kib": rss,
+def overcommit(proc: Path, ksm_dir: Path, seconds: float, margin_mib: int, guests: list[str],
+               sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    result = watch(seconds, margin_mib, lambda: read(proc / "meminfo") or "", sleep)
+    rss = {guest: qemu_rss_kib(guest, proc) for guest in guests}
+    return {**result, **ksm(ksm_dir), "qemu_rss_kib": rss,
             "guests_running": sum(1 for value in rss.values() if value is not None)}
 
 
@@ -213,8 +214,8 @@ def main() -> int:
     if len(argv) == 3 and argv[0] == "memory":
         print(json.dumps(memory(Path(argv[1]), Path(argv[2]))))
         return 0
-    if len(argv) >= 4 and argv[0] == "watch" and argv[1].isdigit() and argv[2].isdigit():
-        print(json.dumps(overcommit(int(argv[1]), int(argv[2]), argv[3:])))
+    if len(argv) >= 6 and argv[0] == "watch" and argv[3].isdigit() and argv[4].isdigit():
+        print(json.dumps(overcommit(Path(argv[1]), Path(argv[2]), int(argv[3]), int(argv[4]), argv[5:])))
         return 0
     print(__doc__.strip().splitlines()[-1], file=sys.stderr)
     return 2
