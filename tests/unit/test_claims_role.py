@@ -8,7 +8,7 @@ The host-side script's answer is a stand-in too (it reads /proc for a QEMU proce
 machine lacks), and so is the guests role that the overcommit claim asks for throwaway guests
 (its real path needs libvirt and xl: the lab runs it): a role of that name, found first on the
 roles path, that logs each request and answers like a host where KVM starts every guest and xl
-refuses the last one (and, for the pv_fairness claim, where the HVM copy boots). Checked: the
+refuses the last one (and, for the pv_fairness claim, where each copy with emulated devices boots). Checked: the
 record and the verdict it gives, that every hog unit started is stopped and the credit2 weight
 put back (also when a case fails), that throwaway guests are removed whatever happened, and that
 bad input or a directory without a comparison stops the role before any command runs.
@@ -84,15 +84,16 @@ rate=1000.00
 printf 'CPU speed:\\n    events per second:  %s\\n' "$rate"
 """,
     # The host-side script's answer (what hvlab_claims_host.py prints on a lab), and the pv_fairness
-    # claim's workload and probe scripts in the guests. Those come in turn - the KVM guest, the Xen
-    # guest, its HVM copy - so the call's number says which guest it is in.
+    # claim's workload and probe scripts in the guests. Those come in turn - the KVM guest, its
+    # copy, the Xen guest, its HVM copy - so the call's number says which guest it is in (the
+    # probe's, counted per stack: the lab's guest first, then its copy).
     "fake-python": """
 case $1 in
   */hvlab_workload.py)
     n=$(cat "$STATE/runs" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/runs"
     echo "workload $*" >> "$STATE/calls"
-    case $((n % 3)) in 0) v=2500;; 1) v=2400;; 2) v=600;; esac
-    if [ -e "$STATE/fail_fio" ] && [ $((n % 3)) = 2 ]; then
+    case $((n % 4)) in 0) v=2500;; 1) v=900;; 2) v=2400;; 3) v=600;; esac
+    if [ -e "$STATE/fail_fio" ] && [ $((n % 4)) = 3 ]; then
       printf '%s\n' '{"schema": "hvlab.run/1", "status": "failed", "error": "fio: ata1 timeout", "value": null}'
     else
       printf '{"schema": "hvlab.run/1", "workload": "%s", "status": "ok", "value": %s, "unit": "IOPS"}\n' \\
@@ -100,10 +101,13 @@ case $1 in
     fi
     exit 0;;
   */hvlab_probe_guest.py)
-    n=$(cat "$STATE/probes" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/probes"
-    case $n in
-      0) printf '%s\n' '{"data": {"root_disk": "vda", "block_driver": "virtio_blk", "net_driver": "virtio_net"}}';;
-      1) printf '%s\n' '{"data": {"root_disk": "xvda", "block_driver": "xen_blkfront", "net_driver": "xen_netfront"}}';;
+    n=$(cat "$STATE/probes_$3" 2>/dev/null || echo 0); echo $((n + 1)) > "$STATE/probes_$3"
+    case $3$n in
+      kvm0) printf '%s\n' '{"data": {"root_disk": "vda", "block_driver": "virtio_blk",
+                              "net_driver": "virtio_net"}}';;
+      kvm1) printf '%s\n' '{"data": {"root_disk": "sda", "block_driver": "sd_mod", "net_driver": "e1000e"}}';;
+      xen0) printf '%s\n' '{"data": {"root_disk": "xvda", "block_driver": "xen_blkfront",
+                              "net_driver": "xen_netfront"}}';;
       *) printf '%s\n' '{"data": {"root_disk": "sda", "block_driver": "sd_mod", "net_driver": "e1000",
                            "xen_guest_type_seen": "HVM"}}';;
     esac
@@ -133,7 +137,8 @@ GUESTS_STAND_IN = """---
   ansible.builtin.command:
     argv: [throwaway-log, "{{ inventory_hostname }}", "{{ guests_throwaway_state }}", "{{ guests_throwaway_like }}",
            "{{ guests_throwaway_count }}", "{{ guests_throwaway_memory_mib | default(0) }}",
-           "{{ guests_throwaway_xen_emulated | default(false) }}", "{{ guests_throwaway_ssh_wait | default(false) }}",
+           "{{ guests_throwaway_emulated_devices | default(false) }}",
+           "{{ guests_throwaway_ssh_wait | default(false) }}",
            "{{ guests_throwaway_cpu_quota_percent | default(0) }}"]
   changed_when: false
 
@@ -161,10 +166,10 @@ GUESTS_STAND_IN = """---
                   else {__names[-1]: 'xl create failed: libxl: failed to free memory for the domain'} }}"
   vars:
     __names: "{{ range(1, guests_throwaway_count | int + 1) | map('regex_replace', '^', 'g1-o') | list }}"
-  when: not guests_throwaway_xen_emulated | default(false)
+  when: not guests_throwaway_emulated_devices | default(false)
 
-# The pv_fairness claim's HVM copy comes up, unless $STATE/fail_hvm exists.
-- name: Answer like a Xen host whose HVM copy boots
+# The pv_fairness claim's copy comes up, unless $STATE/fail_copy_HOST exists.
+- name: Answer like a host whose copy with emulated devices boots
   ansible.builtin.set_fact:
     guests_throwaway:
       names: [g1-o1]
@@ -172,9 +177,9 @@ GUESTS_STAND_IN = """---
       started: "{{ [] if guests_throwaway_state == 'absent' else ['g1-o1'] }}"
       errors: "{{ {'g1-o1': 'g1-o1 did not answer on SSH within 1200 s'}
                   if guests_throwaway_state == 'present'
-                     and (lookup('ansible.builtin.env', 'STATE') ~ '/fail_hvm') is exists
+                     and (lookup('ansible.builtin.env', 'STATE') ~ '/fail_copy_' ~ inventory_hostname) is exists
                   else {} }}"
-  when: guests_throwaway_xen_emulated | default(false)
+  when: guests_throwaway_emulated_devices | default(false)
 """
 
 
@@ -403,41 +408,57 @@ def test_the_pv_fairness_record_and_its_verdict(claimed: tuple[Any, Path, Path])
     record = json.loads((results / "claims" / "pv_fairness.json").read_text())
     assert (record["schema"], record["claim"], record["not_measured"]) == ("hvlab.claim/1", "pv_fairness", {})
     kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
-    # Three runs each, in turn (KVM, Xen PV, Xen HVM copy): the medians of 2500/2503/2506,
-    # 2401/2404/2407 and 602/605/608.
-    assert (kvm["virtio"], xen["pv"], xen["hvm_emulated"]) == (2503.0, 2404.0, 605.0)
-    assert xen["runs_hvm_emulated"] == [602.0, 605.0, 608.0] and kvm["unit"] == xen["unit"] == "IOPS"
+    # Three runs each, in turn (KVM, its copy, Xen PV, its HVM copy): the medians of 2500/2504/2508,
+    # 901/905/909, 2402/2406/2410 and 603/607/611.
+    assert (kvm["virtio"], kvm["emulated"], xen["pv"], xen["hvm_emulated"]) == (2504.0, 905.0, 2406.0, 607.0)
+    assert xen["runs_hvm_emulated"] == [603.0, 607.0, 611.0] and kvm["runs_emulated"] == [901.0, 905.0, 909.0]
+    assert kvm["unit"] == xen["unit"] == "IOPS"
     assert (kvm["workload"], kvm["profile"], kvm["repeats"], kvm["host"], xen["host"]) == \
         ("disk_randread_4k", "quick", 3, "kvm1", "xen1")
-    assert (kvm["block_driver"], xen["pv_block_driver"], xen["hvm_block_driver"], xen["hvm_net_driver"]) == \
-        ("virtio_blk", "xen_blkfront", "sd_mod", "e1000")
+    assert (kvm["block_driver"], kvm["emulated_block_driver"], kvm["emulated_net_driver"]) == \
+        ("virtio_blk", "sd_mod", "e1000e")
+    assert (xen["pv_block_driver"], xen["hvm_block_driver"], xen["hvm_net_driver"]) == \
+        ("xen_blkfront", "sd_mod", "e1000")
     assert xen["hvm_root_disk"] == "sda" and xen["hvm_guest_type_seen"] == "HVM"
     fairness = next(r for r in judge_claims(load_results(results)) if r.claim.id == "pv_fairness")
     assert fairness.verdict == HELD, fairness.why
     # Every run is the comparison's workload at the comparison's profile, in its own directory.
     runs = [line.split() for line in calls(tmp_path) if line.startswith("workload ")]
-    assert len(runs) == 9 and all(r[2:5] == ["disk_randread_4k", "--profile", "quick"] for r in runs)
+    assert len(runs) == 12 and all(r[2:5] == ["disk_randread_4k", "--profile", "quick"] for r in runs)
 
 
-def test_the_hvm_copy_is_made_with_emulated_devices_and_removed(claimed: tuple[Any, Path, Path]) -> None:
+def test_each_host_makes_a_copy_with_emulated_devices_and_removes_it(claimed: tuple[Any, Path, Path]) -> None:
     _, _, tmp_path = claimed
-    asked = [line.split()[1:] for line in calls(tmp_path) if line.startswith("throwaway ") and line.split()[4] == "1"]
-    assert asked == [["xen1", "present", "g1", "1", "0", "True", "True", "0"],
-                     ["xen1", "absent", "g1", "1", "0", "False", "False", "0"]]
-    # The lab guests' scripts directories are removed; the copy's went with its disk (here the
-    # same machine, so it is the one left).
-    assert len(list((tmp_path / "guest-var-tmp").iterdir())) == 1
+    asked = sorted(line.split()[1:] for line in calls(tmp_path)
+                   if line.startswith("throwaway ") and line.split()[4] == "1")
+    assert asked == [["kvm1", "absent", "g1", "1", "0", "False", "False", "0"],
+                     ["kvm1", "present", "g1", "1", "0", "True", "True", "0"],
+                     ["xen1", "absent", "g1", "1", "0", "False", "False", "0"],
+                     ["xen1", "present", "g1", "1", "0", "True", "True", "0"]]
+    # The lab guests' scripts directories are removed; the copies' went with their disks (here
+    # the same machine, so those two are left).
+    assert len(list((tmp_path / "guest-var-tmp").iterdir())) == 2
 
 
-@pytest.mark.parametrize(("fault", "why"), [
-    ("fail_hvm", "the HVM guest with emulated devices did not come up: g1-o1 did not answer on SSH"),
-    ("fail_fio", "disk_randread_4k failed: hvm_emulated repeat 1: fio: ata1 timeout"),
-])
-def test_a_failed_pv_fairness_run_is_unmeasured_and_the_copy_removed(tmp_path: Path, fault: str, why: str) -> None:
-    record = record_with_fault(tmp_path, fault, "pv_fairness")
-    assert record["evidence"] == {} and why in record["not_measured"]["xen"]
-    asked = [line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway ")]
-    assert asked == [["xen1", "present"], ["xen1", "absent"]]
+def test_a_copy_that_does_not_come_up_leaves_its_stack_unmeasured_and_the_other_judged(tmp_path: Path) -> None:
+    record = record_with_fault(tmp_path, "fail_copy_xen1", "pv_fairness")
+    assert "did not come up: g1-o1 did not answer on SSH" in record["not_measured"]["xen"]
+    assert "kvm" not in record["not_measured"]
+    kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
+    assert kvm["emulated"] is not None and xen["hvm_emulated"] is None and xen["pv"] is not None
+    results = tmp_path / "results"
+    fairness = next(r for r in judge_claims(load_results(results)) if r.claim.id == "pv_fairness")
+    assert fairness.verdict == HELD and "Xen: not measured" in fairness.why, fairness.why
+    asked = sorted(line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway "))
+    assert asked == [["kvm1", "absent"], ["kvm1", "present"], ["xen1", "absent"], ["xen1", "present"]]
+
+
+def test_a_failed_workload_run_leaves_both_stacks_unmeasured_and_the_copies_removed(tmp_path: Path) -> None:
+    record = record_with_fault(tmp_path, "fail_fio", "pv_fairness")
+    why = "disk_randread_4k failed: hvm_emulated repeat 1: fio: ata1 timeout"
+    assert record["evidence"] == {} and why in record["not_measured"]["xen"] and why in record["not_measured"]["kvm"]
+    asked = sorted(line.split()[1:3] for line in calls(tmp_path) if line.startswith("throwaway "))
+    assert asked == [["kvm1", "absent"], ["kvm1", "present"], ["xen1", "absent"], ["xen1", "present"]]
 
 
 def test_a_comparison_of_an_unknown_profile_is_refused_for_pv_fairness(tmp_path: Path) -> None:

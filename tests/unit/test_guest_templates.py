@@ -251,11 +251,25 @@ def test_kvm_cpu_quota_caps_each_vcpu_and_keeps_pinning() -> None:
     unpinned = render_kvm({**spec_entry(), "cpu_quota_percent": 25}).find("cputune")
     assert unpinned is not None and unpinned.findtext("quota") == "25000" and unpinned.findall("vcpupin") == []
 
+def test_kvm_emulated_devices_leave_no_virtio_device_for_a_pv_driver() -> None:
+    """The pv_fairness claim's KVM copy: the disk on SATA, the seed a SATA CD-ROM, an e1000e NIC."""
+    root = render_kvm({**spec_entry(), "emulated_devices": True}, guests_seed_path="/g/seed.iso")
+    disks = root.findall("devices/disk")
+    assert [(d.get("device"), d.find("target").attrib) for d in disks] == [
+        ("disk", {"dev": "sda", "bus": "sata"}), ("cdrom", {"dev": "sdb", "bus": "sata"})]
+    assert disks[1].find("readonly") is not None
+    assert root.find("devices/interface/model").get("type") == "e1000e"
+    # The lab's own guests keep virtio.
+    lab = render_kvm(spec_entry(), guests_seed_path="/g/seed.iso")
+    assert [d.find("target").get("bus") for d in lab.findall("devices/disk")] == ["virtio", "virtio"]
+    assert lab.find("devices/interface/model").get("type") == "virtio"
+
+
 def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> None:
     """The pv_fairness claim's HVM copy: IDE disks, an e1000 NIC, no platform device for PV drivers."""
     host = {"guests_seed_path": "/g/seed.iso", "guests_disk_path": "/g/disk.qcow2", "guests_mac": "52:54:00:00:00:07",
             "guests_serial_log": "/g/console.log"}
-    values = parse_xl(render_xen({**spec_entry(xen_type="hvm"), "xen_emulated_devices": True}, **host))
+    values = parse_xl(render_xen({**spec_entry(xen_type="hvm"), "emulated_devices": True}, **host))
     assert values["xen_platform_pci"] == 0
     # No one attaches to the copy: its serial console is a file its SSH wait can read.
     assert values["serial"] == "file:/g/console.log"
@@ -263,7 +277,7 @@ def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> Non
                               "format=raw, vdev=hdb, access=rw, backendtype=qdisk, target=/g/seed.iso"]
     assert values["vif"] == ["mac=52:54:00:00:00:07, model=e1000, type=ioemu, bridge=xenbr0"]
     # The lab's own HVM guests keep the platform device, and a PV guest cannot be given emulated devices.
-    for guest in (spec_entry(xen_type="hvm"), {**spec_entry(xen_type="pv"), "xen_emulated_devices": True}):
+    for guest in (spec_entry(xen_type="hvm"), {**spec_entry(xen_type="pv"), "emulated_devices": True}):
         values = parse_xl(render_xen(guest, **host))
         assert "xen_platform_pci" not in values
         assert [d.split(", ")[1] for d in values["disk"]] == ["vdev=xvda", "vdev=xvdb"]
@@ -275,7 +289,7 @@ def test_xen_emulated_devices_turn_off_the_platform_device_and_pv_disks() -> Non
                                       "guests_serial_log"])
 def test_xen_refuses_quotes_and_newlines_from_input(variable: str, hostile: str) -> None:
     host = {"guests_kernel": "/boot/vmlinuz", variable: hostile}
-    emulated_copy = {**spec_entry(xen_type="hvm"), "xen_emulated_devices": True}
+    emulated_copy = {**spec_entry(xen_type="hvm"), "emulated_devices": True}
     guest = emulated_copy if variable == "guests_serial_log" else spec_entry()
     with pytest.raises(AnsibleFilterError, match=variable):
         render_xen(guest, **host)

@@ -136,10 +136,30 @@ def test_cpufreq_rule(kvm: dict[str, Any], xen: dict[str, Any], expected: str) -
     assert verdict(c.judge_cpufreq, kvm, xen) == expected
 
 
-@pytest.mark.parametrize(("pv", "expected"), [(2400.0, HELD), (1100.0, NOT_HELD), (None, UNMEASURED)])
+KVM_PAIR = {"virtio": 2500.0, "emulated": 900.0, "unit": "IOPS",
+            "emulated_block_driver": "sd_mod", "emulated_net_driver": "e1000e"}
+
+
+@pytest.mark.parametrize(("pv", "expected"), [(2400.0, HELD), (1100.0, NOT_HELD), (None, HELD)])
 def test_pv_fairness_rule(pv: float | None, expected: str) -> None:
+    """Held when PV drivers beat emulated devices by over 20% on every stack measured (Xen's pv missing: KVM's)."""
     xen = {"hvm_emulated": 1000.0, "pv": pv, "unit": "IOPS"}
-    assert verdict(c.judge_pv_fairness, {"virtio": 2500.0}, xen) == expected
+    assert verdict(c.judge_pv_fairness, KVM_PAIR, xen) == expected
+
+
+def test_pv_fairness_with_no_stack_measured_is_unmeasured_and_says_why() -> None:
+    evidence = c.Evidence({"virtio": 2500.0}, {"pv": 2400.0},
+                          {"kvm": "the KVM copy did not come up", "xen": "the HVM copy did not come up"})
+    result = c.judge_pv_fairness(evidence)
+    assert result.verdict == UNMEASURED
+    assert "the KVM copy did not come up" in result.why and "the HVM copy did not come up" in result.why
+
+
+def test_pv_fairness_on_one_stack_names_the_other_as_not_measured() -> None:
+    evidence = c.Evidence(KVM_PAIR, {"pv": 2400.0}, {"xen": "the HVM copy did not come up"})
+    result = c.judge_pv_fairness(evidence)
+    assert result.verdict == HELD and "+178%" in result.why
+    assert "Xen: not measured (the HVM copy did not come up)" in result.why
 
 
 @pytest.mark.parametrize(("drivers", "expected"), [
@@ -150,6 +170,12 @@ def test_pv_fairness_rule(pv: float | None, expected: str) -> None:
 def test_pv_fairness_needs_an_hvm_guest_without_pv_drivers(drivers: dict[str, str], expected: str) -> None:
     xen = {"hvm_emulated": 1000.0, "pv": 2400.0, "unit": "IOPS", **drivers}
     assert verdict(c.judge_pv_fairness, {"virtio": 2500.0}, xen) == expected
+
+
+def test_pv_fairness_refuses_a_kvm_copy_that_bound_virtio() -> None:
+    kvm = {**KVM_PAIR, "emulated_block_driver": "virtio_blk"}
+    result = c.judge_pv_fairness(c.Evidence(kvm, {}, {"xen": "not run"}))
+    assert result.verdict == UNMEASURED and "bound a PV driver" in result.why
 
 
 @pytest.mark.parametrize(("kvm_wins", "xen_wins", "ties", "expected"), [
