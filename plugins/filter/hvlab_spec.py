@@ -5,9 +5,16 @@ copy in YAML asserts that could drift. The controller runs Ansible from the proj
 where hvlab is installed (editable), so `hvlab.spec` is importable here.
 
 Filters:
-  hvlab_guests_validated(guests, host_memory_mib=None, host_cpus=None, reserve_mib=0, host="host")
+  hvlab_guests_validated(guests, host_memory_mib=None, host_cpus=None, reserve_mib=0, host="host",
+                         networks=None)
       the normalised guest list (defaults filled); with host_memory_mib and host_cpus, also
-      the capacity check against that host.
+      the capacity check against that host. networks: the raw `hvlab_networks`, which the
+      guests' nics must name (hvlab.netspec).
+  hvlab_networks_validated(networks)
+      the normalised `hvlab_networks` (gateway filled, host bridge and libvirt network names).
+  hvlab_network_config(nics, networks)
+      a guest's cloud-init network-config v2 (the text is the same on every host) from its
+      normalised nics and the normalised networks.
   hvlab_xl_quote(value, what="value")
       value as a double-quoted xl config string; refuses quotes, backslashes, newlines.
   hvlab_xml_escape(value, what="value")
@@ -46,7 +53,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 try:
-    from hvlab import hostdirs, ownership, results_guard, seed, spec
+    from hvlab import hostdirs, netspec, ownership, results_guard, seed, spec
     from hvlab.errors import HvlabError
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
@@ -54,6 +61,7 @@ except ImportError as exc:  # pragma: no cover - depends on how Ansible was star
     results_guard = None  # type: ignore[assignment]
     seed = None  # type: ignore[assignment]
     hostdirs = None  # type: ignore[assignment]
+    netspec = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -74,10 +82,11 @@ def hvlab_guests_validated(
     host_cpus: int | None = None,
     reserve_mib: int = 0,
     host: str = "host",
+    networks: object = None,
 ) -> list[dict[str, Any]]:
     model = _spec_module()
     try:
-        parsed = model.parse_guests(guests)
+        parsed = model.parse_guests(guests, netspec.parse_networks(networks))
         if host_memory_mib is not None or host_cpus is not None:
             if host_memory_mib is None or host_cpus is None:
                 raise HvlabError("hvlab_guests_validated: give both host_memory_mib and host_cpus, or neither")
@@ -91,6 +100,22 @@ def hvlab_guests_validated(
     except HvlabError as exc:
         raise AnsibleFilterError(str(exc)) from exc
     return [guest.as_dict() for guest in parsed]
+
+
+def hvlab_networks_validated(networks: object) -> list[dict[str, Any]]:
+    _spec_module()
+    try:
+        return [net.as_dict() for net in netspec.parse_networks(networks)]
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def hvlab_network_config(nics: list[dict[str, Any]], networks: list[dict[str, Any]]) -> str:
+    _spec_module()
+    try:
+        return str(netspec.network_config(nics, networks))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
 
 
 def _checked(check_name: str, value: object, what: str) -> str:
@@ -163,6 +188,8 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "hvlab_guests_validated": hvlab_guests_validated,
+            "hvlab_networks_validated": hvlab_networks_validated,
+            "hvlab_network_config": hvlab_network_config,
             "hvlab_xl_quote": hvlab_xl_quote,
             "hvlab_xml_escape": hvlab_xml_escape,
             "hvlab_safe_name": hvlab_safe_name,

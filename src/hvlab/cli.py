@@ -15,6 +15,7 @@ from rich.text import Text
 
 from hvlab import __version__, guest_console, guest_image, labhosts, pipeline, results_guard
 from hvlab.errors import HvlabError
+from hvlab.netspec import DHCP, parse_networks
 from hvlab.report.write import Written, write_report
 from hvlab.spec import parse_guests
 from hvlab.vlab import image as lab_image
@@ -226,16 +227,19 @@ def spec() -> None:
 @spec.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def spec_check(path: Path) -> None:
-    """Validate the hvlab_guests list in a YAML vars file (e.g. group_vars/all.yml)."""
+    """Validate the hvlab_guests list (and hvlab_networks, which their nics name) in a YAML vars
+    file (e.g. group_vars/all.yml)."""
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise HvlabError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or "hvlab_guests" not in data:
         raise HvlabError(f"{path}: no hvlab_guests list at the top level")
-    for guest in parse_guests(data["hvlab_guests"]):
+    networks = parse_networks(data.get("hvlab_networks"))
+    for guest in parse_guests(data["hvlab_guests"], networks):
+        nics = "".join(f", {nic.ifname} {nic.network} {nic.address or DHCP}" for nic in guest.nics or ())
         click.echo(f"{guest.name}: {guest.vcpus} vCPU, {guest.memory_mib} MiB, {guest.disk_gib} GiB, "
-                   f"xen {guest.xen_type}")
+                   f"xen {guest.xen_type}{nics}")
 
 
 @main.command("report")

@@ -31,6 +31,7 @@ from hvlab import paths
 from hvlab.errors import HvlabError
 from hvlab.hostdirs import host_dir_problem
 from hvlab.labhosts import LabHost, flag, literal
+from hvlab.netspec import parse_networks
 from hvlab.spec import parse_guests, valid_name
 
 VIRSH_URI = "qemu:///system"
@@ -57,8 +58,9 @@ def check_guest_name(guest: str) -> str:
 
 def _guest_names(host: LabHost, where: str) -> list[str]:
     raw = literal(host.hostvars, host.name, "hvlab_guests", where)
+    networks = literal(host.hostvars, host.name, "hvlab_networks", where)
     try:
-        return [spec.name for spec in parse_guests(raw)]
+        return [spec.name for spec in parse_guests(raw, parse_networks(networks))]
     except HvlabError as exc:
         raise HvlabError(f"{where}: {host.name}: {exc}") from None
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hvlab.errors import HvlabError
+from hvlab.netspec import LabNetwork, Nic, check_unique_addresses, parse_nics
 
 # A DNS label (RFC 1123): safe as a libvirt/Xen domain name, a file name and a hostname.
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -37,7 +38,7 @@ _NAME_RE = re.compile(NAME_PATTERN)
 _ID_LIKE_RE = re.compile(ID_LIKE_PATTERN)
 _NETWORK_RE = re.compile(NETWORK_PATTERN)
 _DIGITS_RE = re.compile(r"^[0-9]+$")
-_FIELDS = ("name", "vcpus", "memory_mib", "disk_gib", "xen_type", "cpu_pinning", "network")
+_FIELDS = ("name", "vcpus", "memory_mib", "disk_gib", "xen_type", "cpu_pinning", "network", "nics")
 # Characters that would end or break a double-quoted xl config string, or split a line.
 _XL_FORBIDDEN_RE = re.compile(r"[\"'\\\x00-\x1f\x7f]")
 # Characters XML 1.0 cannot carry at all, not even as character references.
@@ -53,7 +54,9 @@ class GuestSpec:
     cpu_pinning, when set, pins vCPU i to host CPU cpu_pinning[i] (libvirt <vcpupin>,
     xl `cpus = ["a", "b"]`): a list per vCPU rather than a cpuset string, because only a
     one-to-one pinning is the same thing on both hypervisors' schedulers.
-    network is the libvirt network on KVM hosts (None: the host's default network).
+    network is the libvirt network on KVM hosts (None: the host's default network) of a guest
+    without nics. nics, when set, are the guest's NICs on the lab's networks (hvlab.netspec),
+    the same on both stacks; then hvlab reaches the guest at the first NIC's address.
     """
 
     name: str
@@ -63,6 +66,7 @@ class GuestSpec:
     xen_type: str = DEFAULT_XEN_TYPE
     cpu_pinning: tuple[int, ...] | None = None
     network: str | None = None
+    nics: tuple[Nic, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The normalised entry (defaults filled) that playbooks and templates use."""
@@ -74,6 +78,7 @@ class GuestSpec:
             "xen_type": self.xen_type,
             "cpu_pinning": list(self.cpu_pinning) if self.cpu_pinning is not None else None,
             "network": self.network,
+            "nics": [nic.as_dict() for nic in self.nics] if self.nics is not None else None,
         }
 
 
@@ -103,7 +108,13 @@ def _label(index: int, entry: Mapping[str, Any], duplicated: set[str]) -> str:
     return f"guest #{index + 1}"
 
 
-def _parse_entry(index: int, entry: object, duplicated: set[str], problems: list[str]) -> GuestSpec | None:
+def _parse_entry(
+    index: int,
+    entry: object,
+    duplicated: set[str],
+    networks: Mapping[str, LabNetwork],
+    problems: list[str],
+) -> GuestSpec | None:
     if not isinstance(entry, Mapping):
         problems.append(f"guest #{index + 1}: must be a mapping, got {entry!r}")
         return None
@@ -164,10 +175,16 @@ def _parse_entry(index: int, entry: object, duplicated: set[str], problems: list
     if network is not None and (not isinstance(network, str) or not _NETWORK_RE.fullmatch(network)):
         problems.append(f"{where}: network must match {NETWORK_PATTERN}, got {network!r}")
 
+    nics: tuple[Nic, ...] | None = None
+    if entry.get("nics") is not None:
+        if network is not None:
+            problems.append(f"{where}: give network or nics, not both (nics name their networks)")
+        nics = parse_nics(entry["nics"], str(name), networks, where, problems)
+
     if len(problems) > before:
         return None
     assert isinstance(name, str) and vcpus is not None and memory is not None and disk is not None
-    return GuestSpec(name, vcpus, memory, disk, str(xen_type), pinning, network)
+    return GuestSpec(name, vcpus, memory, disk, str(xen_type), pinning, network, nics)
 
 
 def _fail(problems: list[str], what: str) -> None:
@@ -175,10 +192,12 @@ def _fail(problems: list[str], what: str) -> None:
         raise HvlabError(f"{what}: {len(problems)} problem(s): " + "; ".join(problems))
 
 
-def parse_guests(raw: object) -> tuple[GuestSpec, ...]:
+def parse_guests(raw: object, networks: Sequence[LabNetwork] = ()) -> tuple[GuestSpec, ...]:
     """Validate `hvlab_guests` (a list of mappings) and return the guests, defaults filled.
 
-    Raises HvlabError listing every problem of every guest, duplicates included.
+    networks are the lab's (hvlab.netspec.parse_networks of `hvlab_networks`), which the
+    guests' nics must name. Raises HvlabError listing every problem of every guest, duplicate
+    names and addresses included.
     """
     if raw is None:
         raw = []
@@ -196,7 +215,9 @@ def parse_guests(raw: object) -> tuple[GuestSpec, ...]:
             problems.append(f"guest #{index + 1}: name {name!r} is already used by guest #{seen[name] + 1}")
         else:
             seen[name] = index
-    guests = [_parse_entry(index, entry, duplicated, problems) for index, entry in enumerate(raw)]
+    by_name = {net.name: net for net in networks}
+    guests = [_parse_entry(index, entry, duplicated, by_name, problems) for index, entry in enumerate(raw)]
+    problems += check_unique_addresses([(guest.name, guest.nics) for guest in guests if guest and guest.nics])
     _fail(problems, "invalid hvlab_guests")
     return tuple(guest for guest in guests if guest is not None)
 

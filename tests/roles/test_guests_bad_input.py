@@ -190,6 +190,82 @@ def test_xen_capacity_is_xl_info_minus_dom0_and_foreign_domains(tmp_path: Path) 
     assert_rejected(cpus, "exceeds the")
 
 
+# --- guests with nics: the host must have their lab networks, as hvlab_networks describes them --
+
+LAB_NETWORKS = [{"name": "lab", "cidr": "10.80.0.0/24"},
+                {"name": "store", "cidr": "10.81.0.0/24", "dhcp_range": ["10.81.0.100", "10.81.0.199"]}]
+WITH_NICS = {**GOOD, "nics": [{"network": "lab", "address": "10.80.0.10"}, {"network": "store", "address": "dhcp"}]}
+# What kvm_host / xen_host publish in their local fact (ansible_local.hvlab_kvm / hvlab_xen).
+HOST_LAB_NETWORKS = {
+    "lab": {"cidr": "10.80.0.0/24", "gateway": "10.80.0.1", "bridge": "hvbr-lab", "libvirt_network": "hvlab-lab"},
+    "store": {"cidr": "10.81.0.0/24", "gateway": "10.81.0.1", "bridge": "hvbr-store",
+              "libvirt_network": "hvlab-store"},
+}
+
+
+def run_with_nics(tmp_path: Path, host_networks: dict[str, object] | None, *, stack: str = "kvm",
+                  then: list[dict[str, object]] | None = None) -> subprocess.CompletedProcess[str]:
+    """The role with a guest with nics (and one without) on a host whose local fact lists host_networks
+    (None: a host whose fact has no lab_networks at all). Extra vars stand in for the fact."""
+    fact = {} if host_networks is None else {"lab_networks": host_networks}
+    variables = {**CONTEXT, "hvlab_guests": [WITH_NICS, {**GOOD, "name": "g2"}], "hvlab_networks": LAB_NETWORKS,
+                 "guests_dir": str(tmp_path / "guests"), "ansible_local": {f"hvlab_{stack}": fact}}
+    return run_role_check("guests", tmp_path, variables, groups=(f"{stack}_hosts",),
+                          commands={"virsh": VIRSH_NO_DOMAIN, "xl": xl()}, then=then)
+
+
+def test_a_nic_on_a_network_the_host_lacks_is_refused_before_any_change(tmp_path: Path) -> None:
+    result = run_with_nics(tmp_path, {"lab": HOST_LAB_NETWORKS["lab"]})
+    assert_rejected(result, "guest g1: NIC eth1 is on network store, which localhost does not have "
+                            "(its lab_networks: lab)", "Run kvm_host on localhost with the same hvlab_networks")
+    assert "network lab," not in result.stdout, "only the missing network is named"
+
+
+def test_a_host_without_lab_networks_is_refused_naming_every_network(tmp_path: Path) -> None:
+    result = run_with_nics(tmp_path, None, stack="xen")
+    assert_rejected(result, "NIC eth0 is on network lab, which localhost does not have (its lab_networks: none)",
+                    "NIC eth1 is on network store", "Run xen_host on localhost with the same hvlab_networks")
+
+
+def test_a_lab_network_the_host_made_with_another_subnet_is_refused(tmp_path: Path) -> None:
+    other = {**HOST_LAB_NETWORKS, "lab": {**HOST_LAB_NETWORKS["lab"], "cidr": "10.90.0.0/24",
+                                          "gateway": "10.90.0.1"}}
+    result = run_with_nics(tmp_path, other, stack="xen")
+    assert_rejected(result, "guest g1: NIC eth0 is on network lab, which is 10.80.0.0/24 with gateway 10.80.0.1 in "
+                            "hvlab_networks but 10.90.0.0/24 with gateway 10.90.0.1 on localhost", "Run xen_host")
+
+
+def test_a_guest_with_nics_is_reached_at_its_first_nic(tmp_path: Path) -> None:
+    """With the host's networks as the spec says, the role runs on (check mode, Xen stand-ins); the guest
+    with nics is reached at its first NIC, the one without keeps guest N's address of the guest network."""
+    out = tmp_path / "deployed.json"
+    keep = [{"name": "Keep guests_deployed", "check_mode": False,
+             "ansible.builtin.copy": {"content": "{{ guests_deployed | to_json }}", "dest": str(out), "mode": "0600"}}]
+    result = run_with_nics(tmp_path, HOST_LAB_NETWORKS, stack="xen", then=keep)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "TASK [guests : Write the xl configs]" in result.stdout
+    deployed = {entry["inventory_name"]: entry["vars"] for entry in json.loads(out.read_text())}
+    first_nic_mac = "02:" + ":".join(re.findall("..", hashlib.sha256(b"g1/0").hexdigest()[:10]))
+    assert {key: deployed["localhost-g1"][key] for key in ("ansible_host", "hvlab_guest_gateway", "hvlab_guest_mac")} \
+        == {"ansible_host": "10.80.0.10", "hvlab_guest_gateway": "10.80.0.1", "hvlab_guest_mac": first_nic_mac}
+    assert deployed["localhost-g2"]["ansible_host"] == "10.77.0.101"
+    assert deployed["localhost-g2"]["hvlab_guest_gateway"] == "10.77.0.1"
+    assert deployed["localhost-g2"]["hvlab_guest_mac"].startswith("00:16:3e:")
+
+
+def test_guests_that_all_have_nics_need_no_guest_network_on_the_host(tmp_path: Path) -> None:
+    """A host without a guest network of its own (a Xen host without xen_host_bridge_address) can run
+    guests that all have nics; a guest without nics there is still refused for want of one."""
+    no_guest_network = {"guests_network_cidr": "", "guests_gateway": "", "guests_dir": str(tmp_path / "guests"),
+                        "hvlab_networks": LAB_NETWORKS,
+                        "ansible_local": {"hvlab_xen": {"lab_networks": HOST_LAB_NETWORKS}}}
+    result = run_guests(tmp_path, {**no_guest_network, "hvlab_guests": [WITH_NICS]}, stack="xen")
+    assert "no usable guest network" not in result.stdout + result.stderr
+    assert "Plan every guest" in result.stdout, result.stdout[-3000:]
+    assert_rejected(run_guests(tmp_path, {**no_guest_network, "hvlab_guests": [WITH_NICS, {**GOOD, "name": "g2"}]},
+                               stack="xen"), "no usable guest network on localhost")
+
+
 # --- guest_image ---------------------------------------------------------------------------
 
 FIRST_HOST_TASK = "TASK [guest_image : Create the image directory on the host]"

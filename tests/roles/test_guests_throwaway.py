@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from role_runner import run_role_check
-from test_guests_bad_input import CONTEXT, GOOD, VIRSH_NO_DOMAIN, xl
+from test_guests_bad_input import CONTEXT, GOOD, HOST_LAB_NETWORKS, LAB_NETWORKS, VIRSH_NO_DOMAIN, WITH_NICS, xl
 
 FIRST_TEARDOWN_TASK = "TASK [guests : Find hvlab's guest directories]"
 
@@ -54,3 +54,28 @@ def test_a_foreign_domain_with_a_throwaway_name_stops_it_before_any_disk(tmp_pat
     assert "a Xen domain named g1-o2 already runs" in said["errors"]["*"]
     assert "Create the guests' directories" not in result.stdout
     assert not (tmp_path / "guests").exists()
+
+
+@pytest.mark.parametrize(("entry_point", "variables", "copies"), [
+    ("throwaway", {"guests_throwaway_like": "g1", "guests_throwaway_count": 2}, ["g1-o1", "g1-o2"]),
+    ("boot_repeats", {"guests_boot_like": "g1", "guests_boot_repeats": 1}, ["g1-b"]),
+])
+def test_a_copy_of_a_guest_with_nics_is_made_without_them(
+        tmp_path: Path, entry_point: str, variables: dict[str, object], copies: list[str]) -> None:
+    """The original's nics hold its static addresses and MACs, which the running original uses: a copy
+    gets one NIC on the host's guest network, addressed after the lab's guests, with a MAC of its own."""
+    out = tmp_path / "plan.json"
+    keep = [{"name": "Keep the copies' plan", "check_mode": False,
+             "ansible.builtin.copy": {"content": "{{ __guests_plan | to_json }}", "dest": str(out), "mode": "0600"}}]
+    variables = {**CONTEXT, "hvlab_guests": [WITH_NICS, {**GOOD, "name": "g2"}], "hvlab_networks": LAB_NETWORKS,
+                 "ansible_local": {"hvlab_xen": {"lab_networks": HOST_LAB_NETWORKS}},
+                 "guests_dir": str(tmp_path / "guests"), **variables}
+    result = run_role_check("guests", tmp_path, variables, groups=("xen_hosts",), commands={"xl": xl()},
+                            tasks_from=entry_point, then=keep)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    plan = json.loads(out.read_text())
+    assert [guest["name"] for guest in plan] == copies
+    assert all("nics" not in guest for guest in plan), plan
+    # After the lab's two guests (offset 100): the original's 10.80.0.10 and 02:... MAC are its own.
+    assert [guest["address"] for guest in plan] == [f"10.77.0.{102 + i}" for i in range(len(copies))]
+    assert all(guest["gateway"] == "10.77.0.1" and guest["mac"].startswith("00:16:3e:") for guest in plan)

@@ -5,6 +5,7 @@ variable checks come before any host preflight, so they fail the same way on
 any controller, and check mode guarantees nothing on this machine changes.
 """
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -40,6 +41,31 @@ CASES = {
     "pool path with ..": ({"kvm_host_pool_path": "/var/lib/hvlab/../../../etc"}, "kvm_host_pool_path"),
     "pool path with a trailing slash": ({"kvm_host_pool_path": "/var/lib/hvlab/images/"}, "kvm_host_pool_path"),
     "pool path with //": ({"kvm_host_pool_path": "//var/lib/hvlab"}, "kvm_host_pool_path"),
+    # hvlab_networks (lab-wide): hvlab.netspec's checks, then the ones against this host's other networks
+    "lab network with a bad name": ({"hvlab_networks": [{"name": "Lab", "cidr": "10.80.0.0/24"}]},
+                                    "invalid hvlab_networks: 1 problem(s): network #1: name must be"),
+    "lab network with host bits": ({"hvlab_networks": [{"name": "lab", "cidr": "10.80.0.1/24"}]},
+                                   "invalid hvlab_networks: 1 problem(s): network lab: cidr must be"),
+    "lab network with its gateway in its DHCP range": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.80.0.0/24", "dhcp_range": ["10.80.0.1", "10.80.0.9"]}]},
+        "invalid hvlab_networks: 1 problem(s): network lab: the gateway 10.80.0.1 is inside dhcp_range"),
+    "lab network that is not a mapping": ({"hvlab_networks": ["lab"]}, "Elements value for option 'hvlab_networks'"),
+    "lab network overlapping the NAT network": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.77.0.0/16"}]},
+        "hvlab_networks: network lab (10.77.0.0/16) overlaps kvm_host_network_cidr 10.77.0.0/24"),
+    "lab network inside the NAT network": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.80.0.128/25"}], "kvm_host_network_cidr": "10.80.0.0/24"},
+        "hvlab_networks: network lab (10.80.0.128/25) overlaps kvm_host_network_cidr 10.80.0.0/24"),
+    # every host has 127.0.0.0/8 on lo
+    "lab network overlapping the host": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "127.0.0.0/24"}]},
+        "hvlab_networks: network lab (127.0.0.0/24) overlaps 127.0.0.0/8 on the host's interface lo"),
+    "lab network named as the NAT network": (
+        {"hvlab_networks": [{"name": "nat", "cidr": "10.80.0.0/24"}], "kvm_host_network_name": "hvlab-nat"},
+        "hvlab_networks: network nat's libvirt network hvlab-nat is kvm_host_network_name"),
+    "lab network on the NAT network's bridge": (
+        {"hvlab_networks": [{"name": "nat", "cidr": "10.80.0.0/24"}], "kvm_host_network_bridge": "hvbr-nat"},
+        "hvlab_networks: network nat's bridge hvbr-nat is kvm_host_network_bridge"),
 }
 
 
@@ -57,3 +83,16 @@ def test_pool_path_that_is_a_file_is_rejected(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "kvm_host_pool_path" in result.stdout
     assert "is not a directory" in result.stdout
+
+
+def test_lab_networks_pass_validation(tmp_path: Path) -> None:
+    """Valid hvlab_networks get past validation to the host preflight (which may fail on this machine)."""
+    result = run_role(tmp_path, {"hvlab_networks": [
+        {"name": "lab", "cidr": "10.80.0.0/24"},
+        {"name": "store", "cidr": "10.81.0.0/24", "gateway": "10.81.0.254",
+         "dhcp_range": ["10.81.0.100", "10.81.0.199"]},
+    ]})
+    out = result.stdout + result.stderr
+    assert "TASK [kvm_host : Read the firmware mode" in result.stdout, out[-3000:]
+    assert "invalid hvlab_networks" not in out and "hvlab_networks: network" not in out
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout

@@ -51,6 +51,28 @@ CASES = {
     "bridge name over 15 chars": ({"xen_host_bridge_name": "xenbr-much-too-long"}, "xen_host_bridge_name"),
     "bridge address not CIDR": ({"xen_host_bridge_address": "10.0.100.1"}, "xen_host_bridge_address"),
     "console log not a bool": ({"xen_host_console_log": "sometimes"}, "xen_host_console_log"),
+    # hvlab_networks (lab-wide): hvlab.netspec's checks, then the ones against the guest bridge and the host
+    "lab network with a bad name": ({"hvlab_networks": [{"name": "Lab", "cidr": "10.80.0.0/24"}]},
+                                    "invalid hvlab_networks: 1 problem(s): network #1: name must be"),
+    "lab network with a gateway outside it": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.80.0.0/24", "gateway": "10.81.0.1"}]},
+        "invalid hvlab_networks: 1 problem(s): network lab: gateway 10.81.0.1 is not a host address of 10.80.0.0/24"),
+    "lab networks that overlap": (
+        {"hvlab_networks": [{"name": "a", "cidr": "10.80.0.0/16"}, {"name": "b", "cidr": "10.80.1.0/24"}]},
+        "network b: 10.80.1.0/24 overlaps network a (10.80.0.0/16)"),
+    "lab network overlapping the guest bridge's address": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.0.0.0/8"}], "xen_host_bridge_address": "10.0.100.1/24"},
+        "hvlab_networks: network lab (10.0.0.0/8) overlaps 10.0.100.0/24, the network of xen_host_bridge_address"),
+    "lab network inside the guest bridge's network": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.0.100.128/25"}], "xen_host_bridge_address": "10.0.100.1/24"},
+        "hvlab_networks: network lab (10.0.100.128/25) overlaps 10.0.100.0/24, the network of xen_host_bridge_address"),
+    # every host has 127.0.0.0/8 on lo
+    "lab network overlapping the host": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "127.0.0.0/24"}]},
+        "hvlab_networks: network lab (127.0.0.0/24) overlaps 127.0.0.0/8 on the host's interface lo"),
+    "lab network whose bridge is the guest bridge": (
+        {"hvlab_networks": [{"name": "lab", "cidr": "10.80.0.0/24"}], "xen_host_bridge_name": "hvbr-lab"},
+        "hvlab_networks: the bridge of network lab is hvbr-lab, which is xen_host_bridge_name too"),
 }
 
 
@@ -140,6 +162,50 @@ def test_hvlab_s_own_bridge_is_used_again(tmp_path: Path) -> None:
                                  **fake_host_net(tmp_path, "br9", bridge=True, netdev=hvlab_netdev("br9"))})
     assert "is an interface of this host that hvlab did not make" not in result.stdout + result.stderr
     assert FIRST_PREFLIGHT_TASK in result.stdout, result.stdout[-3000:]
+
+
+# --- the lab networks' bridges never take over an interface hvlab did not make -------------
+
+LAB = {"hvlab_networks": [{"name": "lab", "cidr": "10.80.0.0/24", "dhcp_range": ["10.80.0.100", "10.80.0.199"]}]}
+
+
+def assert_lab_bridge_refused(result: subprocess.CompletedProcess[str]) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert ("hvlab_networks: the bridge of network lab, hvbr-lab, is an interface of this host that hvlab did not make"
+            in out), out[-3000:]
+    assert FIRST_PREFLIGHT_TASK not in result.stdout
+    assert "Define the lab networks' bridges" not in result.stdout
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
+
+
+def test_a_lab_bridge_name_of_an_existing_bridge_without_hvlab_s_netdev_is_refused(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {**LAB, **fake_host_net(tmp_path, "hvbr-lab", bridge=True, netdev=None)})
+    assert_lab_bridge_refused(result)
+
+
+def test_a_lab_bridge_name_of_an_interface_that_is_not_a_bridge_is_refused(tmp_path: Path) -> None:
+    result = run_role(tmp_path, {**LAB, **fake_host_net(tmp_path, "hvbr-lab", bridge=False,
+                                                         netdev=hvlab_netdev("hvbr-lab"))})
+    assert_lab_bridge_refused(result)
+
+
+def test_a_lab_bridge_whose_netdev_lacks_hvlab_s_mark_is_refused(tmp_path: Path) -> None:
+    netdev = "# copied by hand\n[NetDev]\nName=hvbr-lab\nKind=bridge\n"
+    result = run_role(tmp_path, {**LAB, **fake_host_net(tmp_path, "hvbr-lab", bridge=True, netdev=netdev)})
+    assert_lab_bridge_refused(result)
+
+
+def test_hvlab_s_own_lab_bridge_is_used_again(tmp_path: Path) -> None:
+    # the .netdev the role writes for a lab bridge carries the guest bridge's mark (its own unit test renders it)
+    lab_template = BRIDGE_TEMPLATE.with_name("10-xen-host-lab.netdev.j2").read_text()
+    assert "# {{ __xen_host_bridge_mark }} {{ _bridge }}\n" in lab_template
+    result = run_role(tmp_path, {**LAB, "xen_host_bridge_address": "10.0.100.1/24",
+                                 **fake_host_net(tmp_path, "hvbr-lab", bridge=True, netdev=hvlab_netdev("hvbr-lab"))})
+    out = result.stdout + result.stderr
+    assert "invalid hvlab_networks" not in out and "hvlab_networks: " not in out, out[-3000:]
+    assert FIRST_PREFLIGHT_TASK in result.stdout, result.stdout[-3000:]
+    assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
 
 
 # --- GRUB must be able to clear grub-reboot's one-shot entry --------------------------------

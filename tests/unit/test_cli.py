@@ -556,3 +556,26 @@ def test_up_on_the_virtual_lab_boots_it_with_the_guest_image_disk(monkeypatch: p
     result = invoke("up", "--results", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert booted == [((["kvm1", "xen1"],), {"guest_image_disk": True})]
+
+
+def test_spec_check_reads_the_lab_networks_the_nics_name(tmp_path: Path) -> None:
+    vars_file = tmp_path / "all.yml"
+    vars_file.write_text(
+        "hvlab_networks:\n"
+        "  - {name: lab, cidr: 10.80.0.0/24, dhcp_range: [10.80.0.100, 10.80.0.199]}\n"
+        "hvlab_guests:\n"
+        "  - {name: web1, vcpus: 1, memory_mib: 512, disk_gib: 4, xen_type: pv,\n"
+        "     nics: [{network: lab, address: 10.80.0.10}]}\n"
+    )
+    result = invoke("spec", "check", str(vars_file))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "web1: 1 vCPU, 512 MiB, 4 GiB, xen pv, eth0 lab 10.80.0.10"
+
+
+def test_spec_check_refuses_a_nic_on_a_network_the_lab_lacks(tmp_path: Path) -> None:
+    vars_file = tmp_path / "all.yml"
+    vars_file.write_text(
+        "hvlab_guests:\n"
+        "  - {name: web1, vcpus: 1, memory_mib: 512, disk_gib: 4, nics: [{network: store, address: 10.1.0.5}]}\n"
+    )
+    assert_one_line_error(invoke("spec", "check", str(vars_file)), "'store'", "hvlab_networks")

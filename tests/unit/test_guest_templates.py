@@ -15,10 +15,12 @@ from typing import Any
 
 import jinja2
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 from plugin_loader import load_plugin
 
 from hvlab.errors import HvlabError
+from hvlab.netspec import network_config, nic_mac, parse_networks
 from hvlab.spec import parse_guests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -343,3 +345,150 @@ def test_meta_data_carries_the_instance_id_derived_from_the_seed() -> None:
     env.filters["to_json"] = json.dumps  # Ansible's filter, for the one template that uses it here
     text = env.get_template("nocloud/meta-data.j2").render(guest=spec_entry(), guests_instance_id="hvlab-web1-0123")
     assert yaml.safe_load(text) == {"instance-id": "hvlab-web1-0123", "local-hostname": "web1"}
+
+
+# --- guests with nics (hvlab.netspec): one device per NIC, the same network-config everywhere -----
+
+LAB_NETWORKS_RAW = [
+    {"name": "lab", "cidr": "10.80.0.0/24"},
+    {"name": "store", "cidr": "10.81.0.0/24", "dhcp_range": ["10.81.0.100", "10.81.0.199"]},
+]
+TWO_NICS = [{"network": "lab", "address": "10.80.0.10"}, {"network": "store", "address": "dhcp"}]
+
+
+def lab_networks() -> list[dict[str, Any]]:
+    """The validated hvlab_networks, as validate.yml gives them to the templates."""
+    return [net.as_dict() for net in parse_networks(LAB_NETWORKS_RAW)]
+
+
+def nics_entry(**overrides: Any) -> dict[str, Any]:
+    raw = {"name": "web1", "vcpus": 2, "memory_mib": 512, "disk_gib": 4, "nics": TWO_NICS, **overrides}
+    return parse_guests([raw], parse_networks(LAB_NETWORKS_RAW))[0].as_dict()
+
+
+def test_kvm_guest_with_nics_gets_one_interface_per_nic_on_its_libvirt_network() -> None:
+    guest = nics_entry()
+    macs = [nic_mac("web1", 0), nic_mac("web1", 1)]
+    assert [nic["mac"] for nic in guest["nics"]] == macs
+    # guests_mac and guests_libvirt_network are the no-nics NIC's: not used for a guest with nics.
+    root = render_kvm(guest, guests_lab_networks=lab_networks(), guests_mac="52:54:00:ab:cd:ef",
+                      guests_libvirt_network="default")
+    interfaces = root.findall("devices/interface")
+    assert [(i.get("type"), i.find("mac").get("address"), i.find("source").get("network"),
+             i.find("model").get("type")) for i in interfaces] == [
+        ("network", macs[0], "hvlab-lab", "virtio"), ("network", macs[1], "hvlab-store", "virtio")]
+    emulated = render_kvm({**guest, "emulated_devices": True}, guests_lab_networks=lab_networks())
+    assert [i.find("model").get("type") for i in emulated.findall("devices/interface")] == ["e1000e", "e1000e"]
+
+
+def test_xen_guest_with_nics_gets_one_vif_per_nic_on_its_bridge() -> None:
+    guest = nics_entry()
+    macs = [nic_mac("web1", 0), nic_mac("web1", 1)]
+    values = parse_xl(render_xen(guest, guests_lab_networks=lab_networks(), guests_mac="00:16:3e:ab:cd:ef",
+                                 guests_xen_bridge="xenbr0"))
+    assert values["vif"] == [f"mac={macs[0]}, bridge=hvbr-lab", f"mac={macs[1]}, bridge=hvbr-store"]
+    emulated = parse_xl(render_xen({**guest, "xen_type": "hvm", "emulated_devices": True},
+                                   guests_lab_networks=lab_networks()))
+    assert emulated["vif"] == [f"mac={macs[0]}, model=e1000, type=ioemu, bridge=hvbr-lab",
+                               f"mac={macs[1]}, model=e1000, type=ioemu, bridge=hvbr-store"]
+
+
+def test_a_nic_whose_network_the_templates_were_not_given_is_refused() -> None:
+    """Defence in depth: validate.yml gives the templates every network a NIC names."""
+    only_lab = [net for net in lab_networks() if net["name"] == "lab"]
+    with pytest.raises(AnsibleFilterError, match="lab network store"):
+        render_kvm(nics_entry(), guests_lab_networks=only_lab)
+    with pytest.raises(AnsibleFilterError, match="lab network store"):
+        render_xen(nics_entry(), guests_lab_networks=only_lab)
+
+
+@pytest.mark.parametrize("field", ["mac", "network"])
+def test_a_hostile_nic_value_cannot_inject_devices(field: str) -> None:
+    """Unvalidated NICs (a guest that skipped the spec model) are refused, not written."""
+    hostile = "02:00:00:00:00:01, script=/tmp/evil'/><evil" if field == "mac" else "lab'/><evil"
+    networks = [*lab_networks(), {**lab_networks()[0], "name": hostile, "bridge": hostile,
+                                  "libvirt_network": hostile}]
+    guest = nics_entry()
+    guest["nics"] = [{**guest["nics"][0], field: hostile}]
+    with pytest.raises(AnsibleFilterError):
+        render_kvm(guest, guests_lab_networks=networks)
+    with pytest.raises(AnsibleFilterError):
+        render_xen(guest, guests_lab_networks=networks)
+
+
+def test_guests_without_nics_keep_their_one_device_when_lab_networks_exist() -> None:
+    """The existing expectations, with the lab networks given: nothing changes for them."""
+    guest = spec_entry()
+    assert guest["nics"] is None
+    root = render_kvm(guest, guests_lab_networks=lab_networks(), guests_mac="52:54:00:ab:cd:ef",
+                      guests_libvirt_network="default")
+    assert [(i.find("mac").get("address"), i.find("source").get("network"), i.find("model").get("type"))
+            for i in root.findall("devices/interface")] == [("52:54:00:ab:cd:ef", "default", "virtio")]
+    assert render_xen(guest, guests_lab_networks=lab_networks(), guests_mac="00:16:3e:ab:cd:ef") == render_xen(
+        guest, guests_mac="00:16:3e:ab:cd:ef")
+    assert parse_xl(render_xen(guest, guests_lab_networks=lab_networks()))["vif"] == ["bridge=xenbr0"]
+    # A throwaway copy drops the key altogether (tasks/throwaway.yml): the same device.
+    copy = {key: value for key, value in guest.items() if key != "nics"}
+    assert ET.tostring(render_kvm(copy, guests_mac="52:54:00:ab:cd:ef")) == ET.tostring(
+        render_kvm(guest, guests_mac="52:54:00:ab:cd:ef"))
+    assert render_xen(copy) == render_xen(guest)
+
+
+# network-config.j2 as seeds.yml renders it: `guest` is the guest's plan entry (plan.j2), whose
+# mac, uuid and dir are this host's; a guest with nics takes address, prefix, gateway and mac
+# from its first NIC.
+NETWORK_CONFIG_ENV = ENV.overlay()
+NETWORK_CONFIG_ENV.filters["to_json"] = json.dumps  # Ansible's filter, as json.dumps writes these values
+
+# Today's network-config of a guest without nics, byte for byte (the seed's instance-id hashes it:
+# a byte more would rebuild every deployed guest's seed).
+OLD_NETWORK_CONFIG = """version: 2
+ethernets:
+  eth0:
+    match:
+      macaddress: "52:54:00:ab:cd:ef"
+    set-name: eth0
+    addresses: ["10.77.0.100/24"]
+    # routes, not gateway4: cloud-init 25 (Debian 13) reports gateway4 as deprecated, which
+    # makes `cloud-init status` end "degraded done" with exit code 2.
+    routes:
+      - to: 0.0.0.0/0
+        via: "10.77.0.1"
+    nameservers:
+      addresses: ["10.77.0.1"]
+"""
+
+
+def render_network_config(guest: dict[str, Any], stack: str, host: str) -> str:
+    return NETWORK_CONFIG_ENV.get_template("nocloud/network-config.j2").render(
+        guest=guest, __guests_lab_networks=lab_networks(), __guests_stack=stack, inventory_hostname=host)
+
+
+def plan_entry(guest: dict[str, Any], host: str, **reach: Any) -> dict[str, Any]:
+    return {**guest, "uuid": f"uuid-of-{host}", "dir": f"/var/lib/hvlab/guests/{guest['name']}", **reach}
+
+
+def test_network_config_of_a_guest_with_nics_is_the_spec_s_and_the_same_bytes_on_both_stacks() -> None:
+    guest = nics_entry()
+    first = guest["nics"][0]
+    reach = {"address": first["address"], "prefix": 24, "gateway": "10.80.0.1", "mac": first["mac"]}
+    on_kvm = render_network_config(plan_entry(guest, "kvm-a", **reach), "kvm", "kvm-a")
+    on_xen = render_network_config(plan_entry(guest, "xen-b", **reach), "xen", "xen-b")
+    assert on_kvm == network_config(guest["nics"], lab_networks())
+    assert on_kvm.encode() == on_xen.encode()
+    # Even a plan entry with this host's no-nics address and MAC does not reach it.
+    stray = render_network_config(plan_entry(guest, "xen-b", address="10.77.0.100", prefix=24,
+                                              gateway="10.77.0.1", mac="00:16:3e:ab:cd:ef"), "xen", "xen-b")
+    assert stray == on_kvm
+    parsed = yaml.safe_load(on_kvm)
+    assert parsed["ethernets"]["eth0"]["addresses"] == ["10.80.0.10/24"]
+    assert parsed["ethernets"]["eth1"] == {"match": {"macaddress": guest["nics"][1]["mac"]}, "set-name": "eth1",
+                                           "dhcp4": True}
+
+
+def test_network_config_of_a_guest_without_nics_is_today_s_text() -> None:
+    reach = {"address": "10.77.0.100", "prefix": 24, "gateway": "10.77.0.1", "mac": "52:54:00:ab:cd:ef"}
+    guest = spec_entry()
+    assert render_network_config(plan_entry(guest, "kvm-a", **reach), "kvm", "kvm-a") == OLD_NETWORK_CONFIG
+    copy = {key: value for key, value in plan_entry(guest, "kvm-a", **reach).items() if key != "nics"}
+    assert render_network_config(copy, "kvm", "kvm-a") == OLD_NETWORK_CONFIG

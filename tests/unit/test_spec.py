@@ -36,7 +36,7 @@ def test_good_spec_fills_defaults() -> None:
     )
     assert guests[0].as_dict() == {
         "name": "web1", "vcpus": 2, "memory_mib": 512, "disk_gib": 4,
-        "xen_type": "pvh", "cpu_pinning": None, "network": None,
+        "xen_type": "pvh", "cpu_pinning": None, "network": None, "nics": None,
     }
 
 

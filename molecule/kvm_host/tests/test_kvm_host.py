@@ -38,6 +38,20 @@ def test_nat_network_active_and_autostarted(host):
     assert "10.77.0.1" in host.interface("virbr-hvlab").addresses
 
 
+def test_lab_network_is_isolated_active_and_autostarted(host):
+    # molecule.yml's hvlab_networks: lab, 10.80.0.0/24, DHCP from .100 to .199.
+    info = host.check_output("virsh -c qemu:///system net-info hvlab-lab")
+    assert "Active:         yes" in info
+    assert "Autostart:      yes" in info
+    xml = host.check_output("virsh -c qemu:///system net-dumpxml hvlab-lab")
+    assert "<forward" not in xml, "a lab network is host-only"
+    assert "<range start='10.80.0.100' end='10.80.0.199'" in xml
+    assert "10.80.0.1" in host.interface("hvbr-lab").addresses
+    fact = json.loads(host.check_output("/etc/ansible/facts.d/hvlab_kvm.fact"))
+    assert fact["lab_networks"] == {"lab": {"cidr": "10.80.0.0/24", "gateway": "10.80.0.1",
+                                            "bridge": "hvbr-lab", "libvirt_network": "hvlab-lab"}}
+
+
 def test_pool_active_and_autostarted(host):
     info = host.check_output("virsh -c qemu:///system pool-info hvlab")
     assert "State:          running" in info

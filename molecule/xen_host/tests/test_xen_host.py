@@ -66,6 +66,18 @@ def test_bridge_up(host):
     assert host.file(f"/sys/class/net/{BRIDGE}/bridge").is_directory
 
 
+def test_lab_network_bridge_up_with_a_dhcp_server(host):
+    # group_vars/all.yml's hvlab_networks: lab, 10.80.0.0/24, DHCP from .100 to .199.
+    link = json.loads(host.check_output("ip -j addr show dev hvbr-lab"))[0]
+    assert "UP" in link["flags"]
+    assert "10.80.0.1/24" in [f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"]]
+    assert host.file("/sys/class/net/hvbr-lab/bridge").is_directory
+    network = host.file("/etc/systemd/network/10-xen-host-hvbr-lab.network").content_string
+    assert "DHCPServer=yes" in network and "PoolOffset=100" in network and "PoolSize=100" in network
+    fact = json.loads(host.check_output("/etc/ansible/facts.d/hvlab_xen.fact"))
+    assert fact["lab_networks"] == {"lab": {"cidr": "10.80.0.0/24", "gateway": "10.80.0.1", "bridge": "hvbr-lab"}}
+
+
 def test_uplink_still_configured(host):
     assert "routable" in host.check_output("networkctl list --no-pager --no-legend")
 
