@@ -74,7 +74,7 @@ def test_lab_network_bridge_up_with_a_dhcp_server(host):
     assert host.file("/sys/class/net/hvbr-lab/bridge").is_directory
     network = host.file("/etc/systemd/network/10-xen-host-hvbr-lab.network").content_string
     assert "DHCPServer=yes" in network and "PoolOffset=100" in network and "PoolSize=100" in network
-    fact = json.loads(host.check_output("/etc/ansible/facts.d/hvlab_xen.fact"))
+    fact = json.loads(host.file("/etc/ansible/facts.d/hvlab_xen.fact").content_string)
     assert fact["lab_networks"] == {"lab": {"cidr": "10.80.0.0/24", "gateway": "10.80.0.1", "bridge": "hvbr-lab"}}
 
 
