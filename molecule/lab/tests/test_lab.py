@@ -17,6 +17,7 @@ from hvlab.ownership import libvirt_ownership
 
 SPEC = {"gpv": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"},
         "gpv2": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"}}  # molecule.yml
+NIC_ADDRESSES = {"gpv2": ("10.80.0.20", "10.81.0.20")}  # molecule.yml: gpv2's nics
 HOSTS = {"kvm1": "kvm", "xen1": "xen"}
 SSH_CONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "guests.ssh_config"
 GUESTS = [(host, name) for host in HOSTS for name in SPEC]
@@ -121,3 +122,15 @@ def test_guest_is_marked_as_hvlab_owned(host_name: str, name: str) -> None:
     # The seed was built with the instance-id its meta-data carries (derived from its content).
     built_id = h.file(f"{guest_dir}/seed.iso.id").content_string.strip()
     assert f'instance-id: "{built_id}"' in h.file(f"{guest_dir}/seed/meta-data").content_string
+
+
+@pytest.mark.parametrize(("host_name", "name", "address"),
+                         [(host, name, a) for host in HOSTS for name, addrs in NIC_ADDRESSES.items() for a in addrs])
+def test_guest_answers_ssh_on_each_static_address(host_name: str, name: str, address: str) -> None:
+    # The same ssh_config entry (key, jump through the host), reaching the guest at one NIC's address.
+    g = testinfra.get_host(f"ssh://{host_name}-{name}", ssh_config=str(SSH_CONFIG),
+                           ssh_extra_args=f"-o HostName={address}")
+    assert g.check_output("hostname") == name
+    addresses = {line.split()[3] for line in g.check_output("ip -4 -o addr show").splitlines()}
+    assert f"{address}/24" in addresses
+    assert len(addresses - {"127.0.0.1/8"}) == len(NIC_ADDRESSES[name])
