@@ -8,7 +8,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 
 # The main job's packages; `test` adds the browser the report's browser test drives.
 APT_PACKAGES=(python3 python3-venv qemu-system-x86 qemu-utils mmdebstrap parted e2fsprogs dosfstools mtools ovmf openssh-client)
-TEST_APT_PACKAGES=(chromium fonts-dejavu-core)
+TEST_APT_PACKAGES=(chromium fonts-dejavu-core grub-pc-bin)
 
 # Installs the packages named as arguments that are missing.
 ensure_apt_packages() {

@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.text import Text
 
-from hvlab import __version__, guest_console, guest_image, labhosts, pipeline, results_guard
+from hvlab import __version__, cloud_standin, guest_console, guest_image, labhosts, pipeline, results_guard
 from hvlab.errors import HvlabError
 from hvlab.netspec import DHCP, parse_networks
 from hvlab.report.write import Written, write_report
@@ -282,6 +282,23 @@ def image_build(force: bool, guest: bool, stack: str | None, release: str | None
     with console.status("building the lab image"):
         built = lab_image.build(target, force=force, progress=_progress)
     click.echo(built.path)
+
+
+@image.command("standin")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for the stand-in qcow2 and its SHA512SUMS (made if missing).")
+@RELEASE_OPTION
+def image_standin(out_dir: Path, release: str | None) -> None:
+    """Make a whole-disk cloud-image stand-in (partition table, GRUB, cloud-init) from the guest image.
+
+    It has the shape of Debian's genericcloud image, for testing the `url` source and
+    booting through the disk's own bootloader without internet; prints the qcow2's path.
+    """
+    with console.status("building the guest image"):
+        built_guest = guest_image.build(release or inventory.default_boot().release, progress=_progress)
+    with console.status("making the cloud-image stand-in"):
+        standin = cloud_standin.build(built_guest, out_dir, progress=_progress)
+    click.echo(standin)
 
 
 @main.group(cls=HvlabGroup)

@@ -259,12 +259,12 @@ def _build_into(work: Path, image: CachedImage, target: LabTarget, progress: Pro
                   "mkpart", "ESP", "fat32", "1MiB", f"{1 + ESP_MIB}MiB", "set", "1", "esp", "on",
                   "mkpart", "root", "ext4", f"{root_offset // MIB}MiB", f"{root_end // MIB}MiB"], "parted")
         esp = _make_esp(work, rootfs / "boot/efi", esp_id)
-        _write_at(raw, 1 * MIB, esp)
+        write_at(raw, 1 * MIB, esp)
     else:
         root_offset, root_end = 1 * MIB, size
         run_tool(["parted", "-s", str(raw), "mklabel", "msdos", "mkpart", "primary", "ext4", "1MiB", "100%",
                   "set", "1", "boot", "on"], "parted")
-        _write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
+        write_boot_code(raw, rootfs / "boot/grub/hvlab-boot.img", rootfs / "boot/grub/hvlab-core.img")
     fs_kib = (root_end - root_offset) // 1024
     run_tool(["mkfs.ext4", "-q", "-F", "-U", root_uuid, "-L", "hvlab-root",
               "-E", f"offset={root_offset}", "-d", str(rootfs), str(raw), f"{fs_kib}k"], "mkfs.ext4")
@@ -295,13 +295,13 @@ def _make_esp(work: Path, tree: Path, volume_id: str) -> Path:
     return esp
 
 
-def _write_at(raw: Path, offset: int, part: Path) -> None:
+def write_at(raw: Path, offset: int, part: Path) -> None:
     with raw.open("r+b") as out, part.open("rb") as src:
         out.seek(offset)
         shutil.copyfileobj(src, out, 4 * MIB)
 
 
-def _write_boot_code(raw: Path, boot_img: Path, core_img: Path) -> None:
+def write_boot_code(raw: Path, boot_img: Path, core_img: Path) -> None:
     """MBR boot code (first 440 bytes, keeping the partition table) and core.img at sector 1."""
     core = core_img.read_bytes()
     if len(core) > MIB - 512:
