@@ -28,7 +28,12 @@ description:
     C(Freezing execution) (PID 1 gave up, the domain still runs and would sit out O(timeout);
     seen on KVM guests under nested emulation) or C(Kernel panic - not syncing) (a guest
     without a panic action that stops it)."
-  - Changes nothing on the host.
+  - "KVM, with O(resets): such a guest is reset instead (libvirt's C(virDomainReset), on the
+    domain the wait found under O(name) when it began, by its UUID) and waited for again, at
+    most O(resets) times within the same O(timeout). Under nested emulation a kernel that boots
+    on hardware now and then dies early in its boot; a second boot of the same guest is the
+    same experiment. The reset is reported (RV(resets)), and RV(elapsed) then includes the failed boot."
+  - Changes nothing on the host, except the resets O(resets) allows.
 version_added: "0.1.0"
 author:
   - hvlab
@@ -69,6 +74,13 @@ options:
       - "KVM: the libvirt connection URI."
     type: str
     default: qemu:///system
+  resets:
+    description:
+      - "KVM: how many times a guest whose console says it will never answer is reset and
+        waited for again (0: it fails at once). Ignored on Xen, whose C(on_crash) destroys
+        a crashed domain."
+    type: int
+    default: 0
   console_log:
     description:
       - "The guest's console log on the host (KVM: libvirt's serial log; Xen: xenconsoled's
@@ -78,7 +90,7 @@ options:
     type: path
     default: ""
 notes:
-  - Supports check mode (it only reads).
+  - Supports check mode (it only reads; a guest it would reset fails instead).
 requirements:
   - "KVM: the libvirt Python bindings on the host. Xen: the xl toolstack."
 """
@@ -109,6 +121,12 @@ console_line:
   returned: failure
   type: str
   sample: "[  356.120034] systemd[1]: Freezing execution."
+resets:
+  description: The console lines after which the guest was reset (O(resets)), oldest first.
+  returned: always
+  type: list
+  elements: str
+  sample: ["[   30.597619] Kernel panic - not syncing: Fatal exception in interrupt"]
 """
 
 import os  # noqa: E402
@@ -198,9 +216,11 @@ class ConsoleWatch:
     whose banner scrolled out of the part read) counts from where it ended when the wait began.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, after_now: bool = False) -> None:
+        """after_now: only what is written from now on counts (a guest that was just reset)."""
         self.path = path
         self.offset = self._size()
+        self.after_now = after_now
 
     def _size(self) -> int:
         try:
@@ -223,6 +243,9 @@ class ConsoleWatch:
         start, data = self._tail()
         if start + len(data) < self.offset:  # the log was rotated or truncated: all of it is new
             self.offset = 0
+        if self.after_now:
+            data = data[max(0, self.offset - start):]
+            start = max(start, self.offset)
         banner = data.rfind(BOOT_BANNER)
         current = data[data.rfind(b"\n", 0, banner) + 1:] if banner >= 0 else data[max(0, self.offset - start):]
         for raw in current.split(b"\n"):
@@ -268,32 +291,61 @@ def wait(port_answers: Callable[[], bool], domain_problem: Callable[[], str | No
         sleep(min(PORT_EVERY, remaining))
 
 
-def kvm_looker(module: Any, name: str, uri: str) -> Callable[[], str | None]:
-    """domain_problem for a libvirt domain, through a read-only connection opened once."""
-    try:
-        import libvirt  # only KVM hosts have it
-    except ImportError:
-        module.fail_json(msg="the libvirt Python bindings are missing on this host (python3-libvirt)")
-    # Errors come back as exceptions; libvirt's default handler would also print each to stderr.
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-    try:
-        conn = libvirt.openReadOnly(uri)
-    except libvirt.libvirtError as exc:
-        raise LookupFailed(f"cannot connect to libvirt at {uri}: {exc}") from exc
+class KvmGuest:
+    """A libvirt domain, looked up by name through a read-only connection opened once.
 
-    def look() -> str | None:
+    The first look remembers the domain's UUID: a later look that finds another domain under
+    the name reports it replaced, and reset() acts only on the remembered domain.
+    """
+
+    def __init__(self, module: Any, name: str, uri: str) -> None:
         try:
-            domain = conn.lookupByName(name)
+            import libvirt  # only KVM hosts have it
+        except ImportError:
+            module.fail_json(msg="the libvirt Python bindings are missing on this host (python3-libvirt)")
+        # Errors come back as exceptions; libvirt's default handler would also print each to stderr.
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+        self.libvirt = libvirt
+        self.name = name
+        self.uri = uri
+        self.uuid: str | None = None
+        try:
+            self.conn = libvirt.openReadOnly(uri)
         except libvirt.libvirtError as exc:
+            raise LookupFailed(f"cannot connect to libvirt at {uri}: {exc}") from exc
+
+    def look(self) -> str | None:
+        try:
+            domain = self.conn.lookupByName(self.name)
+        except self.libvirt.libvirtError as exc:
             if exc.get_error_code() == _VIR_ERR_NO_DOMAIN:
                 return "gone: libvirt has no domain with this name"
-            raise LookupFailed(f"libvirt could not look up domain {name}: {exc}") from exc
-        if domain.name() != name:
+            raise LookupFailed(f"libvirt could not look up domain {self.name}: {exc}") from exc
+        if domain.name() != self.name:
             return f"replaced: libvirt answered with domain {domain.name()!r}"
+        uuid = domain.UUIDString()
+        if self.uuid is None:
+            self.uuid = uuid
+        elif uuid != self.uuid:
+            return f"replaced: the domain with this name has UUID {uuid}, not {self.uuid}"
         state, reason = domain.state()
         return libvirt_problem(state, reason)
 
-    return look
+    def reset(self) -> None:
+        """Reset the domain the first look found, after checking it still has the name."""
+        if self.uuid is None:
+            raise LookupFailed(f"domain {self.name} was never found; nothing to reset")
+        try:
+            conn = self.libvirt.open(self.uri)
+            try:
+                domain = conn.lookupByUUIDString(self.uuid)
+                if domain.name() != self.name:
+                    raise LookupFailed(f"domain {self.uuid} is now called {domain.name()!r}, not {self.name}")
+                domain.reset(0)
+            finally:
+                conn.close()
+        except self.libvirt.libvirtError as exc:
+            raise LookupFailed(f"libvirt could not reset domain {self.name}: {exc}") from exc
 
 
 def xen_looker(module: Any, name: str, uuid: str) -> Callable[[], str | None]:
@@ -320,6 +372,7 @@ def main() -> None:
             "uuid": {"type": "str", "default": ""},
             "libvirt_uri": {"type": "str", "default": "qemu:///system"},
             "console_log": {"type": "path", "default": ""},
+            "resets": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
@@ -330,24 +383,40 @@ def main() -> None:
         module.fail_json(msg=problem)
     if params["timeout"] < 1:
         module.fail_json(msg=f"timeout must be >= 1, got {params['timeout']}")
+    if params["resets"] < 0:
+        module.fail_json(msg=f"resets must be >= 0, got {params['resets']}")
     target = f"{params['address']}:{params['port']}"
+    resets: list[str] = []
     try:
-        look = (kvm_looker(module, name, params["libvirt_uri"]) if params["stack"] == "kvm"
-                else xen_looker(module, name, params["uuid"]))
+        kvm = KvmGuest(module, name, params["libvirt_uri"]) if params["stack"] == "kvm" else None
+        look = kvm.look if kvm else xen_looker(module, name, params["uuid"])
         console = ConsoleWatch(params["console_log"]) if params["console_log"] else None
-        elapsed = wait(lambda: ssh_answers(params["address"], params["port"], CONNECT_TIMEOUT),
-                       console_problem(look, console), params["timeout"])
+        started = time.monotonic()
+        while True:
+            remaining = max(params["timeout"] - (time.monotonic() - started), 0.001)
+            try:
+                wait(lambda: ssh_answers(params["address"], params["port"], CONNECT_TIMEOUT),
+                     console_problem(look, console), remaining)
+                break
+            except GuestStuck as exc:
+                if kvm is None or module.check_mode or len(resets) >= params["resets"]:
+                    raise
+                kvm.reset()
+                resets.append(str(exc))
+                console = ConsoleWatch(params["console_log"], after_now=True)
+        elapsed = time.monotonic() - started
     except DomainGone as exc:
         module.fail_json(msg=f"guest {name}'s domain is {exc}; SSH on {target} will not answer",
                          domain_state=str(exc))
     except GuestStuck as exc:
-        module.fail_json(msg=f"guest {name} will not answer on SSH ({target}): its console says {exc}",
-                         console_line=str(exc))
+        after = f" (after {len(resets)} reset(s), the first for: {resets[0]})" if resets else ""
+        module.fail_json(msg=f"guest {name} will not answer on SSH ({target}): its console says {exc}{after}",
+                         console_line=str(exc), resets=resets)
     except TimeoutError:
         module.fail_json(msg=f"guest {name} did not answer on SSH ({target}) within {params['timeout']} s")
     except (LookupFailed, XlError) as exc:
         module.fail_json(msg=f"guest {name}: {exc}")
-    module.exit_json(changed=False, elapsed=round(elapsed, 1))
+    module.exit_json(changed=bool(resets), elapsed=round(elapsed, 1), resets=resets)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ VARIABLE_CASES = {
     "a key ending in a newline": ({"guests_ssh_public_keys": [KEY + "\n"]}, "guests_ssh_public_keys"),
     "root as guest user": ({"guests_user": "root"}, "guests_user"),
     "negative Xen create retries": ({"guests_xen_create_retries": -1}, "guests_xen_create_retries"),
+    "negative boot resets": ({"guests_boot_resets": -1}, "guests_boot_resets"),
     "network not a CIDR": ({"guests_network_cidr": "10.77.0.1"}, "guests_network_cidr"),
     "pvh without a kernel to boot": ({"guest_image_kernel": ""}, "xen_type pvh needs direct kernel boot"),
 }

@@ -120,13 +120,15 @@ class FakeLibvirtError(Exception):
         return self.code
 
 
-def fake_libvirt(domains: dict[str, tuple[int, int]], opened: list[str]) -> ModuleType:
+def fake_libvirt(domains: dict[str, tuple[int, int]], opened: list[str],
+                 uuids: dict[str, str] | None = None) -> ModuleType:
     """A libvirt binding whose read-only connection knows the given name -> (state, reason)."""
 
     def lookup(name: str) -> SimpleNamespace:
         if name not in domains:
             raise FakeLibvirtError(42)
-        return SimpleNamespace(name=lambda: name, state=lambda: list(domains[name]))
+        return SimpleNamespace(name=lambda: name, state=lambda: list(domains[name]),
+                               UUIDString=lambda: (uuids or {}).get(name, OURS))
 
     def open_read_only(uri: str) -> SimpleNamespace:
         opened.append(uri)
@@ -143,13 +145,22 @@ def test_kvm_looker_uses_a_read_only_connection_and_the_name(monkeypatch: pytest
     opened: list[str] = []
     domains = {"g1": (1, 1)}
     monkeypatch.setitem(sys.modules, "libvirt", fake_libvirt(domains, opened))
-    look = wait_module.kvm_looker(SimpleNamespace(), "g1", "qemu:///system")
+    look = wait_module.KvmGuest(SimpleNamespace(), "g1", "qemu:///system").look
     assert opened == ["qemu:///system"]
     assert look() is None
     domains["g1"] = (5, 3)
     assert look() == "shut off (crashed)"
     del domains["g1"]
     assert look() == "gone: libvirt has no domain with this name"
+
+
+def test_kvm_another_domain_under_the_name_is_a_replacement(monkeypatch: pytest.MonkeyPatch) -> None:
+    uuids = {"g1": OURS}
+    monkeypatch.setitem(sys.modules, "libvirt", fake_libvirt({"g1": (1, 1)}, [], uuids))
+    guest = wait_module.KvmGuest(SimpleNamespace(), "g1", "qemu:///system")
+    assert guest.look() is None
+    uuids["g1"] = FOREIGN
+    assert guest.look() == f"replaced: the domain with this name has UUID {FOREIGN}, not {OURS}"
 
 
 def serve(banner: bytes) -> Iterator[int]:
@@ -213,7 +224,7 @@ def run_module(tmp_path: Path, domains: dict[str, str], **args: Any) -> dict[str
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"stack": "xen", "address": "127.0.0.1", **args}}))
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "collections"), *sys.path])}
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "pylib"), str(ROOT / "collections"), *sys.path])}
     done = subprocess.run([sys.executable, str(ROOT / "plugins/modules/guest_ssh_wait.py"), str(args_file)],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     return json.loads(done.stdout)
@@ -316,3 +327,100 @@ def test_module_fails_at_once_when_the_console_says_the_guest_froze(tmp_path: Pa
     assert result["failed"] is True
     assert "its console says [  356.120034] systemd[1]: Freezing execution." in result["msg"]
     assert result["console_line"].endswith("Freezing execution.")
+
+
+# A libvirt binding for the module run as a process (tmp_path/pylib on its PYTHONPATH): one
+# running domain; reset() records the UUID it was called on and, a second later, appends
+# the next boot's console lines (a real reset's boot comes after the call returns).
+FAKE_LIBVIRT = """
+import builtins, json, os, threading, time
+CFG = json.load(builtins.open(os.environ["FAKE_LIBVIRT"]))
+class libvirtError(Exception):
+    def get_error_code(self):
+        return 42
+def registerErrorHandler(handler, ctx):
+    pass
+class _Domain:
+    def name(self):
+        return CFG["name"]
+    def UUIDString(self):
+        return CFG["uuid"]
+    def state(self):
+        return [1, 1]
+    def reset(self, flags):
+        with builtins.open(CFG["resets"], "a") as out:
+            out.write(CFG["uuid"] + chr(10))
+        def boot():
+            time.sleep(1)
+            with builtins.open(CFG["console"], "a") as out:
+                out.write(CFG["next_boot"])
+        threading.Thread(target=boot).start()
+class _Conn:
+    def lookupByName(self, name):
+        if name != CFG["name"]:
+            raise libvirtError(name)
+        return _Domain()
+    def lookupByUUIDString(self, uuid):
+        if uuid != CFG["uuid"]:
+            raise libvirtError(uuid)
+        return _Domain()
+    def close(self):
+        pass
+def openReadOnly(uri):
+    return _Conn()
+def open(uri):
+    return _Conn()
+"""
+PANIC = "[   30.597619] Kernel panic - not syncing: Fatal exception in interrupt"
+
+
+def run_kvm_module(tmp_path: Path, next_boot: str, **args: Any) -> tuple[dict[str, Any], Path]:
+    """The module on KVM, for a guest g1 whose first boot panicked; returns its result and the resets file."""
+    (tmp_path / "pylib").mkdir()
+    (tmp_path / "pylib/libvirt.py").write_text(FAKE_LIBVIRT)
+    log = tmp_path / "console.log"
+    log.write_text(f"[    0.000000] Linux version 6.12.1\n{PANIC}\n")
+    resets = tmp_path / "resets"
+    config = tmp_path / "libvirt.json"
+    config.write_text(json.dumps({"name": "g1", "uuid": OURS, "console": str(log), "resets": str(resets),
+                                  "next_boot": next_boot}))
+    os.environ["FAKE_LIBVIRT"] = str(config)
+    try:
+        result = run_module(tmp_path, {}, stack="kvm", name="g1", console_log=str(log), **args)
+    finally:
+        del os.environ["FAKE_LIBVIRT"]
+    return result, resets
+
+
+def test_kvm_a_panicked_guest_fails_at_once_without_resets(tmp_path: Path, listening_port: int) -> None:
+    result, resets = run_kvm_module(tmp_path, "", port=listening_port, timeout=1000)
+    assert result["failed"] is True
+    assert result["console_line"] == PANIC
+    assert not resets.exists()  # nothing was reset
+
+
+def test_kvm_a_panicked_guest_is_reset_once_and_then_answers(tmp_path: Path, listening_port: int) -> None:
+    result, resets = run_kvm_module(tmp_path, "[    0.000000] Linux version 6.12.1\n[    9.0] booted\n",
+                                    port=listening_port, timeout=1000, resets=1)
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["resets"] == [PANIC]
+    assert resets.read_text() == f"{OURS}\n"  # the domain the wait found, by its UUID
+
+
+def test_kvm_a_guest_that_panics_again_fails_after_its_resets(tmp_path: Path, closed_port: int) -> None:
+    again = f"[    0.000000] Linux version 6.12.1\n{PANIC.replace('30.597619', '31.000000')}\n"
+    result, resets = run_kvm_module(tmp_path, again, port=closed_port, timeout=1000, resets=1)
+    assert result["failed"] is True
+    assert result["console_line"].startswith("[   31.000000] Kernel panic")
+    assert "after 1 reset(s)" in result["msg"]
+    assert resets.read_text() == f"{OURS}\n"  # one reset, not two
+
+
+def test_xen_guests_are_never_reset(tmp_path: Path, closed_port: int) -> None:
+    log = tmp_path / "guest-g1.log"
+    log.write_text(f"[    0.000000] Linux version 6.12.1\n{PANIC}\n")
+    result = run_module(tmp_path, {"g1": OURS}, name="g1", uuid=OURS, port=closed_port, timeout=1000,
+                        console_log=str(log), resets=3)
+    assert result["failed"] is True
+    assert result["resets"] == []
