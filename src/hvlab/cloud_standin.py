@@ -80,11 +80,8 @@ def grub_cfg(kernel: str, initrd: str) -> str:
 
 def sums_line(path: Path) -> str:
     """The SHA512SUMS line for `path`, in sha512sum's format (two spaces, the file name)."""
-    digest = hashlib.sha512()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(4 * MIB), b""):
-            digest.update(block)
-    return f"{digest.hexdigest()}  {path.name}\n"
+        return f"{hashlib.file_digest(fh, 'sha512').hexdigest()}  {path.name}\n"
 
 
 def build(image: GuestImage, out_dir: Path, progress: Progress = lambda _msg: None) -> Path:
