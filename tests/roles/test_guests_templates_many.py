@@ -55,19 +55,26 @@ PLAY = f"""
 """
 
 
-def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Path) -> None:
+def render(tmp_path: Path, extra: dict[str, object] | None = None) -> tuple[list[dict], list[dict]]:
+    """Run PLAY (its variables overridden by `extra`); return the plan and the inventory entries."""
     play = tmp_path / "play.yml"
     play.write_text(PLAY)
+    (tmp_path / "extra.json").write_text(json.dumps(extra or {}))
     result = subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
-         "-e", f"out={tmp_path / 'out.json'}", "-e", f"ansible_python_interpreter={sys.executable}", str(play)],
+         "-e", f"out={tmp_path / 'out.json'}", "-e", f"ansible_python_interpreter={sys.executable}",
+         "-e", f"@{tmp_path / 'extra.json'}", str(play)],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
         env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
              "ANSIBLE_STDOUT_CALLBACK": "default", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     shown = json.loads((tmp_path / "out.json").read_text())
-    plan, deployed = shown["plan"], shown["deployed"]
+    return shown["plan"], shown["deployed"]
+
+
+def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Path) -> None:
+    plan, deployed = render(tmp_path)
     assert [(p["name"], p["address"], p["dir"]) for p in plan] == [
         (f"g{i}", f"10.77.0.{9 + i}", f"/var/lib/hvlab/guests/g{i}") for i in range(1, 4)]
     assert len({p["mac"] for p in plan}) == 3 and all(p["mac"].startswith("00:16:3e:") for p in plan)
@@ -83,6 +90,19 @@ def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Pat
     assert [d["vars"].get("hvlab_guest_create_seconds") for d in deployed] == [1.5, None, 1.5]
     assert deployed[0]["vars"]["hvlab_guest_spec"] == GUESTS[0]
 
+
+
+def test_guests_started_one_at_a_time_each_have_their_own_boot_time(tmp_path: Path) -> None:
+    # kvm_start_one.yml's record: each from just before its own start until its SSH answered;
+    # the later waits of inventory.yml (which find them up at once) do not count.
+    _, deployed = render(tmp_path, {
+        "__guests_started_now": ["g1", "g2", "g3"],
+        "__guests_one_boots": {"g1": {"started_at": 1000.0, "running_at": 1000.5, "answered_at": 1240.0},
+                               "g2": {"started_at": 1240.5, "running_at": 1242.0, "answered_at": 1500.25}}})
+    assert [d["vars"].get("hvlab_guest_boot_seconds") for d in deployed] == [240.0, 259.8, 29.0]
+    assert [d["vars"].get("hvlab_guest_create_seconds") for d in deployed] == [0.5, 1.5, 1.5]
+    assert [d["vars"].get("hvlab_guest_boot_started") for d in deployed] == [
+        "1970-01-01T00:16:40Z", "1970-01-01T00:20:40Z", "1970-01-01T00:16:40Z"]
 
 # --- a guest with nics: the same network-config bytes on a KVM and a Xen host -----------------
 
