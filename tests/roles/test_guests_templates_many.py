@@ -39,7 +39,7 @@ PLAY = f"""
     __guests_running_at: 1001.5
     __guests_wait_from: 1004.0
     __guests_ssh_waits:
-      results: [{{elapsed: 20}}, {{elapsed: 2}}, {{elapsed: 3}}]
+      results: [{{elapsed: 20, resets: [Kernel panic]}}, {{elapsed: 2, resets: []}}, {{elapsed: 3, resets: []}}]
   tasks:
     - name: Plan
       ansible.builtin.set_fact:
@@ -88,6 +88,8 @@ def test_three_guests_give_three_plans_and_three_inventory_entries(tmp_path: Pat
     # Domain creation is this host's own, until its domains ran, not until the wait began: a host
     # of the other stack in the same play holds the wait back by its own creation.
     assert [d["vars"].get("hvlab_guest_create_seconds") for d in deployed] == [1.5, None, 1.5]
+    # the resets guest_ssh_wait made during that boot (a guest not started now has no boot at all)
+    assert [d["vars"].get("hvlab_guest_boot_resets") for d in deployed] == [1, None, 0]
     assert deployed[0]["vars"]["hvlab_guest_spec"] == GUESTS[0]
 
 
@@ -98,9 +100,11 @@ def test_guests_started_one_at_a_time_each_have_their_own_boot_time(tmp_path: Pa
     _, deployed = render(tmp_path, {
         "__guests_started_now": ["g1", "g2", "g3"],
         "__guests_one_boots": {"g1": {"started_at": 1000.0, "running_at": 1000.5, "answered_at": 1240.0},
-                               "g2": {"started_at": 1240.5, "running_at": 1242.0, "answered_at": 1500.25}}})
+                               "g2": {"started_at": 1240.5, "running_at": 1242.0, "answered_at": 1500.25,
+                                      "resets": 1}}})
     assert [d["vars"].get("hvlab_guest_boot_seconds") for d in deployed] == [240.0, 259.8, 29.0]
     assert [d["vars"].get("hvlab_guest_create_seconds") for d in deployed] == [0.5, 1.5, 1.5]
+    assert [d["vars"].get("hvlab_guest_boot_resets") for d in deployed] == [0, 1, 0]
     assert [d["vars"].get("hvlab_guest_boot_started") for d in deployed] == [
         "1970-01-01T00:16:40Z", "1970-01-01T00:20:40Z", "1970-01-01T00:16:40Z"]
 

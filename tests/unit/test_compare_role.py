@@ -45,7 +45,8 @@ def inventory(tmp_path: Path) -> Path:
             "kvm_hosts": {"hosts": {"kvm1": {"hvlab_host_emulated": True, "guest_image_sha256": "ab" * 32}}},
             "xen_hosts": {"hosts": {"xen1": {"hvlab_host_emulated": True, "guest_image_sha256": "ab" * 32}}},
             "kvm_guests": {"hosts": {"kvm1-web1": guest("kvm1", "kvm", hvlab_guest_boot_seconds=21.5,
-                                                         hvlab_guest_create_seconds=4.2)}},
+                                                         hvlab_guest_create_seconds=4.2,
+                                                         hvlab_guest_boot_resets=1)}},
             "xen_guests": {"hosts": {"xen1-web1": guest("xen1", "xen")}},
         }}}
     path = tmp_path / "inventory.json"
@@ -161,8 +162,9 @@ def test_probes_and_boot_record(compared: tuple[subprocess.CompletedProcess[str]
     assert guest_probe["data"]["spec_vcpus"] == 1
     boot = json.loads((results / "runs" / "kvm__web1__boot__r1.json").read_text())
     assert (boot["workload"], boot["value"], boot["unit"], boot["higher_is_better"]) == ("boot", 21.5, "s", False)
-    # Split as the guests role measured it: domain creation, then the guest's own boot.
-    assert boot["extra"] == {"create_s": 4.2, "guest_boot_s": 17.3}
+    # Split as the guests role measured it: domain creation, then the guest's own boot; and the
+    # guests role's one reset of it during that boot.
+    assert boot["extra"] == {"create_s": 4.2, "guest_boot_s": 17.3, "resets": 1}
     # quick profile: compare_boot_repeats 1, the deployment's boot alone, so no throwaway guest
     assert sorted(p.name for p in (results / "runs").glob("*__boot__*")) == ["kvm__web1__boot__r1.json"]
 
@@ -190,6 +192,7 @@ def test_the_report_reads_the_role_output_without_run_problems(
     assert len(loaded.runs) == 9
     boot = next(run for run in loaded.runs if run.workload == "boot")
     assert boot.parts == (("create_s", 4.2), ("guest_boot_s", 17.3))
+    assert boot.resets == 1
     assert sorted(r.file for r in loaded.runs if not r.ok) == [
         f"runs/{stack}__web1__memory__r{n}.json" for stack in ("kvm", "xen") for n in (1, 2)]
 

@@ -207,3 +207,16 @@ def test_boot_parts_are_read_and_other_extras_left_alone(tmp_path: Path) -> None
     write_json(path, json.loads(path.read_text()) | {"extra": {"create_s": 2, "guest_boot_s": 19.5, "tool_note": "x"}})
     run = next(r for r in load_results(tmp_path).runs if r.file == "runs/kvm__g1__boot__r1.json")
     assert run.parts == (("create_s", 2.0), ("guest_boot_s", 19.5))
+
+
+def test_boot_resets_are_read_and_a_bad_count_is_a_problem(tmp_path: Path) -> None:
+    write_results(tmp_path)
+    path = tmp_path / "runs" / "kvm__g1__boot__r1.json"
+    write_json(path, json.loads(path.read_text()) | {"extra": {"create_s": 2, "guest_boot_s": 19.5, "resets": 1}})
+    run = next(r for r in load_results(tmp_path).runs if r.file == "runs/kvm__g1__boot__r1.json")
+    assert run.resets == 1
+    assert all(r.resets == 0 for r in load_results(tmp_path).runs if r.file != "runs/kvm__g1__boot__r1.json")
+    for bad in (-1, 1.5, True, "1"):
+        write_json(path, json.loads(path.read_text()) | {"extra": {"resets": bad}})
+        assert problems(load_results(tmp_path))["runs/kvm__g1__boot__r1.json"] == \
+            f"extra.resets must be a whole number >= 0, got {bad!r}"

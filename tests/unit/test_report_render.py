@@ -422,6 +422,21 @@ def test_a_single_boot_says_why_it_has_no_interval(tmp_path: Path) -> None:
     assert "A guest&#39;s boot is timed once" in html or "A guest's boot is timed once" in html
 
 
+def test_a_boot_the_guests_role_reset_is_said_beside_its_figures(tmp_path: Path) -> None:
+    boot_with_parts(tmp_path, repeats=1, parts={"kvm": (1.5, 20.0), "xen": (6.0, 12.5)})
+    path = tmp_path / "runs" / "kvm__g1__boot__r1.json"
+    record = json.loads(path.read_text())
+    record["extra"]["resets"] = 1
+    write_json(path, record)
+    said = ("g1: on KVM the guest was reset during its boot after its console showed a kernel panic or a frozen "
+            "systemd (1 time(s) in repeat 1); that boot's figure includes the failed boot")
+    assert said in markdown_of(tmp_path)
+    assert said.replace("'", "&#39;") in html_of(tmp_path) or said in html_of(tmp_path)
+    record["extra"].pop("resets")
+    write_json(path, record)
+    assert "was reset during its boot" not in markdown_of(tmp_path)
+
+
 def test_workloads_without_parts_have_no_parts_table(tmp_path: Path) -> None:
     write_results(tmp_path)
     assert "domain creation" not in html_of(tmp_path)

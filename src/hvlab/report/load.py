@@ -161,6 +161,7 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
     # and the geometric mean and the log-scale interval have no meaning for it.
     if value is not None and not (math.isfinite(value) and value > 0):
         fields.faults.append(f"value must be a positive finite number, got {value!r}")
+    extra = fields.get("extra", dict, required=False)
     run = Run(
         file=name,
         stack=stack or "",
@@ -178,7 +179,8 @@ def _load_run(path: Path, results_dir: Path, problems: list[Problem]) -> Run | N
         tool=fields.get("tool", str, required=False),
         started=fields.get("started", str, required=False),
         duration_s=fields.get("duration_s", (int, float), required=False),
-        parts=_run_parts(fields.get("extra", dict, required=False), fields.faults),
+        parts=_run_parts(extra, fields.faults),
+        resets=_run_resets(extra, fields.faults),
     )
     if not fields.faults and name != run_file_name(run.stack, run.guest, run.workload, run.repeat):
         # The compare role names the file from its own values; a record that names another stack,
@@ -204,6 +206,15 @@ def _run_parts(extra: Mapping[str, Any] | None, faults: list[str]) -> tuple[tupl
             continue
         parts.append((key, float(value)))
     return tuple(parts)
+
+
+def _run_resets(extra: Mapping[str, Any] | None, faults: list[str]) -> int:
+    """`extra.resets`: how often the guests role reset the guest during the boot, 0 when absent."""
+    value = (extra or {}).get("resets", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        faults.append(f"extra.resets must be a whole number >= 0, got {value!r}")
+        return 0
+    return value
 
 
 def run_file_name(stack: str, guest: str, workload: str, repeat: int) -> str:

@@ -54,6 +54,9 @@ class Run:
     duration_s: float | None = None
     # Named parts of the value, in seconds (RUN_PARTS), e.g. a boot's domain creation and guest boot.
     parts: tuple[tuple[str, float], ...] = ()
+    # How often the guests role reset the guest during this boot (guests_boot_resets: its
+    # console showed a kernel panic or a frozen systemd); the value then includes the failed boot.
+    resets: int = 0
 
     @property
     def ok(self) -> bool:

@@ -136,6 +136,12 @@ def _warnings(item: Comparison) -> list[str]:
         label = STACK_LABELS[side.stack]
         if side.failed:
             out.append(f"{item.guest}: {len(side.failed)} failed run(s) on {label}, listed under Failed runs")
+        reset = [run for run in side.measured if run.resets]
+        if reset:
+            out.append(f"{item.guest}: on {label} the guest was reset during its boot after its console showed a "
+                       "kernel panic or a frozen systemd (" + ", ".join(
+                           f"{run.resets} time(s) in repeat {run.repeat}" for run in reset)
+                       + "); that boot's figure includes the failed boot")
         if side.outliers:
             out.append(f"{item.guest}: {len(side.outliers)} outlier run(s) on {label}: "
                        + ", ".join(f"{fmt.number(r.value)} in repeat {r.repeat}" for r in side.outliers)
