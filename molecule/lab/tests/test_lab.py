@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 import testinfra
+import yaml
 
 from hvlab.ownership import libvirt_ownership
 
-SPEC = {"gpv": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"},
-        "gpv2": {"vcpus": 1, "memory_mib": 448, "disk_gib": 4, "xen_type": "pv"}}  # molecule.yml
-NIC_ADDRESSES = {"gpv2": ("10.80.0.20", "10.81.0.20")}  # molecule.yml: gpv2's nics
+# The guests as the scenario's molecule.yml gives them to the roles: one spec, read, not repeated.
+LAB_GUESTS = yaml.safe_load((Path(__file__).resolve().parents[1] / "molecule.yml").read_text())[
+    "provisioner"]["inventory"]["group_vars"]["all"]["hvlab_guests"]
+SPEC = {g["name"]: g for g in LAB_GUESTS}
+NIC_ADDRESSES = {g["name"]: tuple(nic["address"] for nic in g["nics"]) for g in LAB_GUESTS if g.get("nics")}
 HOSTS = {"kvm1": "kvm", "xen1": "xen"}
 SSH_CONFIG = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "guests.ssh_config"
 GUESTS = [(host, name) for host in HOSTS for name in SPEC]
