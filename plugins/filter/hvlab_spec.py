@@ -15,6 +15,14 @@ Filters:
   hvlab_network_config(nics, networks)
       a guest's cloud-init network-config v2 (the text is the same on every host) from its
       normalised nics and the normalised networks.
+  hvlab_host_overlaps(networks, host_ipv4, own_interfaces=())
+      "network NAME (CIDR) overlaps NET on the host's interface IFACE" for each lab network (the
+      normalised `hvlab_networks`) that shares addresses with one of host_ipv4, a list of
+      [interface, "address/prefix" or "address/netmask"]; the lab networks' bridges and
+      own_interfaces are skipped (hvlab.netspec.host_overlaps).
+  hvlab_facts_ipv4(ansible_facts)
+      [interface, "address/netmask"] of each interface's primary IPv4 address in Ansible's facts,
+      for hvlab_host_overlaps.
   hvlab_xl_quote(value, what="value")
       value as a double-quoted xl config string; refuses quotes, backslashes, newlines.
   hvlab_xml_escape(value, what="value")
@@ -118,6 +126,21 @@ def hvlab_network_config(nics: list[dict[str, Any]], networks: list[dict[str, An
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def hvlab_host_overlaps(
+    networks: list[dict[str, Any]], host_ipv4: list[list[str]], own_interfaces: list[str] | None = None
+) -> list[str]:
+    _spec_module()
+    try:
+        return list(netspec.host_overlaps(networks, host_ipv4, own_interfaces or ()))
+    except HvlabError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def hvlab_facts_ipv4(facts: dict[str, Any]) -> list[list[str]]:
+    _spec_module()
+    return [list(pair) for pair in netspec.facts_ipv4(facts)]
+
+
 def _checked(check_name: str, value: object, what: str) -> str:
     """Run one of hvlab.spec's value checks, turning its HvlabError into a filter error."""
     check = getattr(_spec_module(), check_name)
@@ -190,6 +213,8 @@ class FilterModule:
             "hvlab_guests_validated": hvlab_guests_validated,
             "hvlab_networks_validated": hvlab_networks_validated,
             "hvlab_network_config": hvlab_network_config,
+            "hvlab_host_overlaps": hvlab_host_overlaps,
+            "hvlab_facts_ipv4": hvlab_facts_ipv4,
             "hvlab_xl_quote": hvlab_xl_quote,
             "hvlab_xml_escape": hvlab_xml_escape,
             "hvlab_safe_name": hvlab_safe_name,

@@ -15,7 +15,7 @@ holds at most 15.
 
 import hashlib
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,6 +219,55 @@ def parse_networks(raw: object) -> tuple[LabNetwork, ...]:
     if problems:
         raise HvlabError(f"invalid hvlab_networks: {len(problems)} problem(s): " + "; ".join(problems))
     return tuple(net for net in networks if net is not None)
+
+
+def facts_ipv4(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(interface, "address/netmask") of each interface's primary IPv4 address in Ansible's
+    facts: `interfaces` lists the names, and an interface's facts are under its name with '-'
+    written '_' (br-lan -> br_lan). Interfaces without an IPv4 address are left out."""
+    pairs: list[tuple[str, str]] = []
+    for iface in facts.get("interfaces") or []:
+        entry = facts.get(str(iface).replace("-", "_"))
+        ipv4 = entry.get("ipv4") if isinstance(entry, Mapping) else None
+        if isinstance(ipv4, Mapping) and "address" in ipv4 and "netmask" in ipv4:
+            pairs.append((str(iface), f"{ipv4['address']}/{ipv4['netmask']}"))
+    return pairs
+
+
+def host_overlaps(
+    networks: Sequence[Mapping[str, Any]],
+    host_ipv4: Iterable[Sequence[str]],
+    own_interfaces: Iterable[str] = (),
+) -> list[str]:
+    """Problems for lab networks that share addresses with a network the host is on.
+
+    networks: the lab networks as parse_networks' as_dict entries (name, cidr, bridge).
+    host_ipv4: (interface, "address/prefix" or "address/netmask") of the host's IPv4 addresses.
+    own_interfaces: interfaces the role makes (its other bridges), skipped like the lab
+    networks' own bridges: on a second run they carry the gateways themselves.
+
+    A lab network is routed to its bridge, so it must not take the route of a network the host
+    is on (its uplink: Ansible's own connection may go through it). One problem per lab network
+    and host network, in order, each once; an address that is not IPv4 is skipped.
+    """
+    own = set(own_interfaces) | {str(net["bridge"]) for net in networks if net.get("bridge")}
+    labs = [(str(net["name"]), str(net["cidr"]), ipaddress.IPv4Network(str(net["cidr"]))) for net in networks]
+    problems: list[str] = []
+    for pair in host_ipv4:
+        if isinstance(pair, str | bytes) or len(pair) != 2:
+            raise HvlabError(f"host addresses must be (interface, address/prefix) pairs, got {pair!r}")
+        iface, address = str(pair[0]), str(pair[1])
+        if iface in own:
+            continue
+        try:
+            host_net = ipaddress.IPv4Interface(address).network
+        except ValueError:
+            continue
+        for name, cidr, lab in labs:
+            problem = f"network {name} ({cidr}) overlaps {host_net} on the host's interface {iface}"
+            if lab.overlaps(host_net) and problem not in problems:
+                problems.append(problem)
+    return problems
 
 
 def parse_nics(

@@ -208,6 +208,17 @@ def test_hvlab_s_own_lab_bridge_is_used_again(tmp_path: Path) -> None:
     assert re.search(r"localhost\s*:.*changed=0", result.stdout), result.stdout
 
 
+def test_the_guest_bridge_and_a_lab_bridge_are_refused_each_naming_its_variable(tmp_path: Path) -> None:
+    """One check covers both kinds of bridge: each refusal names the variable to change."""
+    result = run_role(tmp_path, {**LAB, "xen_host_bridge_name": "lo",
+                                 **fake_host_net(tmp_path, "hvbr-lab", bridge=True, netdev=None)})
+    assert_bridge_refused(result, "lo")
+    assert_lab_bridge_refused(result)
+    out = result.stdout + result.stderr
+    assert "Choose another xen_host_bridge_name (default xenbr0)." in out
+    assert "Give the network another name." in out
+
+
 # --- GRUB must be able to clear grub-reboot's one-shot entry --------------------------------
 
 BOOT_ENV_CASES = {

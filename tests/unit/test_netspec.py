@@ -207,3 +207,88 @@ def test_the_filters_validate_networks_and_render_the_same_config() -> None:
     with pytest.raises(AnsibleFilterError, match="'store' is not one of hvlab_networks"):
         filters["hvlab_guests_validated"]([guest(nics=[{"network": "store", "address": "10.81.0.5"}])],
                                           networks=[LAB])
+
+
+# --- lab networks against the host's own networks (both host roles, one check) --------------
+
+def lab_dicts(*raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return [net.as_dict() for net in parse_networks(list(raw))]
+
+
+def test_a_lab_network_inside_a_host_network_overlaps() -> None:
+    assert netspec.host_overlaps(lab_dicts(LAB), [("eth0", "10.80.0.5/16")]) == [
+        "network lab (10.80.0.0/24) overlaps 10.80.0.0/16 on the host's interface eth0"
+    ]
+
+
+def test_a_host_network_inside_a_lab_network_overlaps() -> None:
+    wide = {"name": "wide", "cidr": "10.0.0.0/8"}
+    assert netspec.host_overlaps(lab_dicts(wide), [("lo", "127.0.0.1/8"), ("eth0", "10.9.8.7/24")]) == [
+        "network wide (10.0.0.0/8) overlaps 10.9.8.0/24 on the host's interface eth0"
+    ]
+
+
+def test_a_host_address_in_netmask_form_is_read() -> None:
+    assert netspec.host_overlaps(lab_dicts(LAB, STORE), [("br-uplink", "10.81.0.9/255.255.0.0")]) == [
+        "network store (10.81.0.0/24) overlaps 10.81.0.0/16 on the host's interface br-uplink"
+    ]
+
+
+def test_the_lab_bridges_and_own_interfaces_are_skipped() -> None:
+    host = [("hvbr-lab", "10.80.0.1/24"), ("virbr9", "10.81.0.1/24"), ("eth0", "192.0.2.2/24")]
+    assert netspec.host_overlaps(lab_dicts(LAB, STORE), host, ["virbr9"]) == []
+    assert netspec.host_overlaps(lab_dicts(LAB, STORE), host) == [
+        "network store (10.81.0.0/24) overlaps 10.81.0.0/24 on the host's interface virbr9"
+    ]
+
+
+def test_overlaps_come_in_order_each_once() -> None:
+    host = [("eth1", "10.81.0.7/16"), ("eth0", "10.80.0.5/16"), ("eth0", "10.80.0.6/16"), ("eth1", "10.81.3.3/16")]
+    assert netspec.host_overlaps(lab_dicts(LAB, STORE), host) == [
+        "network store (10.81.0.0/24) overlaps 10.81.0.0/16 on the host's interface eth1",
+        "network lab (10.80.0.0/24) overlaps 10.80.0.0/16 on the host's interface eth0",
+    ]
+
+
+def test_no_overlap_gives_no_problem() -> None:
+    host = [("lo", "127.0.0.1/8"), ("eth0", "192.0.2.2/24"), ("eth1", "fe80::1/64"), ("eth2", "10.80.1.2/24")]
+    assert netspec.host_overlaps(lab_dicts(LAB, STORE), host) == []
+    assert netspec.host_overlaps([], host) == []
+
+
+def test_host_addresses_must_be_pairs() -> None:
+    with pytest.raises(HvlabError, match="pairs"):
+        netspec.host_overlaps(lab_dicts(LAB), ["eth0 10.80.0.5/16"])
+
+
+def test_the_facts_give_each_interface_s_primary_address() -> None:
+    facts = {
+        "interfaces": ["lo", "br-lan", "eth0", "wlan0"],
+        "lo": {"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"}},
+        "br_lan": {"ipv4": {"address": "10.80.0.9", "netmask": "255.255.0.0"},
+                   "ipv4_secondaries": [{"address": "10.99.0.1", "netmask": "255.255.255.0"}]},
+        "eth0": {"ipv6": [{"address": "fe80::1", "prefix": "64"}]},
+    }
+    pairs = netspec.facts_ipv4(facts)
+    assert pairs == [("lo", "127.0.0.1/255.0.0.0"), ("br-lan", "10.80.0.9/255.255.0.0")]
+    assert netspec.host_overlaps(lab_dicts(LAB), pairs) == [
+        "network lab (10.80.0.0/24) overlaps 10.80.0.0/16 on the host's interface br-lan"
+    ]
+
+
+def test_the_overlap_filters_give_the_same_answer() -> None:
+    from ansible.errors import AnsibleFilterError
+    from plugin_loader import load_plugin
+
+    filters = load_plugin("plugins/filter/hvlab_spec.py", "hvlab_filter_overlaps").FilterModule().filters()
+    facts = {"interfaces": ["lo", "virbr0"], "lo": {"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"}},
+             "virbr0": {"ipv4": {"address": "10.80.0.1", "netmask": "255.255.255.0"}}}
+    pairs = filters["hvlab_facts_ipv4"](facts)
+    assert pairs == [["lo", "127.0.0.1/255.0.0.0"], ["virbr0", "10.80.0.1/255.255.255.0"]]
+    networks = lab_dicts(LAB)
+    assert filters["hvlab_host_overlaps"](networks, pairs) == [
+        "network lab (10.80.0.0/24) overlaps 10.80.0.0/24 on the host's interface virbr0"
+    ]
+    assert filters["hvlab_host_overlaps"](networks, pairs, ["virbr0"]) == []
+    with pytest.raises(AnsibleFilterError, match="pairs"):
+        filters["hvlab_host_overlaps"](networks, [["eth0"]])
