@@ -36,6 +36,9 @@ Filters:
       "" when the domain XML is hvlab's guest `name` kept in guest_dir, else why not (hvlab.ownership).
   hvlab_libvirt_owned(xml_by_name, guests_dir)
       the names (of a dict name -> domain XML) that are hvlab guests of guests_dir.
+  hvlab_pv_fairness_keys(stack)
+      the pv_fairness claim record's keys for stack "kvm" or "xen" (pv, emulated, pv_prefix,
+      emulated_prefix), which the report reads the record with (hvlab.report.claims).
   hvlab_seed_instance_id(name, user_data, network_config)
       cloud-init's instance-id for a seed, new whenever its content changes (hvlab.seed).
   hvlab_uuid(value, what="uuid")
@@ -63,6 +66,7 @@ from ansible.errors import AnsibleFilterError
 try:
     from hvlab import hostdirs, netspec, ownership, results_guard, seed, spec
     from hvlab.errors import HvlabError
+    from hvlab.report import claims as report_claims
 except ImportError as exc:  # pragma: no cover - depends on how Ansible was started
     spec = None  # type: ignore[assignment]
     ownership = None  # type: ignore[assignment]
@@ -70,6 +74,7 @@ except ImportError as exc:  # pragma: no cover - depends on how Ansible was star
     seed = None  # type: ignore[assignment]
     hostdirs = None  # type: ignore[assignment]
     netspec = None  # type: ignore[assignment]
+    report_claims = None  # type: ignore[assignment]
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -205,6 +210,13 @@ def hvlab_host_dir_problem(path: object) -> str:
     return str(hostdirs.host_dir_problem(path))
 
 
+def hvlab_pv_fairness_keys(stack: str) -> dict[str, str]:
+    _spec_module()
+    if stack not in report_claims.PV_FAIRNESS_KEYS:
+        raise AnsibleFilterError(f"hvlab_pv_fairness_keys: stack must be kvm or xen, not {stack!r}")
+    return dict(report_claims.PV_FAIRNESS_KEYS[stack]._asdict())
+
+
 class FilterModule:
     """Ansible's entry point for filter plugins."""
 
@@ -226,4 +238,5 @@ class FilterModule:
             "hvlab_results_refusal": hvlab_results_refusal,
             "hvlab_holds_comparison": hvlab_holds_comparison,
             "hvlab_host_dir_problem": hvlab_host_dir_problem,
+            "hvlab_pv_fairness_keys": hvlab_pv_fairness_keys,
         }

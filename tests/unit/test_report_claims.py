@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible.errors import AnsibleFilterError
 from markupsafe import escape
+from plugin_loader import load_plugin
 from report_fixture import guest_probe, host_probe, write_json, write_results
 
 from hvlab.report import claims as c
@@ -170,6 +172,16 @@ def test_pv_fairness_on_one_stack_names_the_other_as_not_measured() -> None:
 def test_pv_fairness_needs_an_hvm_guest_without_pv_drivers(drivers: dict[str, str], expected: str) -> None:
     xen = {"hvm_emulated": 1000.0, "pv": 2400.0, "unit": "IOPS", **drivers}
     assert verdict(c.judge_pv_fairness, {"virtio": 2500.0}, xen) == expected
+
+
+def test_the_claims_role_reads_the_pv_fairness_keys_the_rule_reads() -> None:
+    """The role writes the record through the filter; an unknown stack is an error, not a guess."""
+    keys = load_plugin("plugins/filter/hvlab_spec.py", "hvlab_filter_for_pv_fairness").FilterModule().filters()[
+        "hvlab_pv_fairness_keys"]
+    assert keys("xen") == {"pv": "pv", "emulated": "hvm_emulated", "pv_prefix": "pv_", "emulated_prefix": "hvm_"}
+    assert keys("kvm") == c.PV_FAIRNESS_KEYS["kvm"]._asdict()
+    with pytest.raises(AnsibleFilterError, match="stack must be kvm or xen, not 'lxc'"):
+        keys("lxc")
 
 
 def test_pv_fairness_refuses_a_kvm_copy_that_bound_virtio() -> None:

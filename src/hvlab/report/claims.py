@@ -9,7 +9,7 @@ with neither is "could not be measured", never guessed. Claim 10 (isolation) onl
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from hvlab.report import fmt
 from hvlab.report.compare import comparisons
@@ -33,9 +33,23 @@ PV_GAIN = 0.20
 # The paravirtual front-end drivers as the guest probe names them (Xen's and virtio's): a copy
 # with emulated devices that bound one was not the set-up the pv_fairness claim measures.
 PV_FRONTENDS = frozenset({"xen_blkfront", "xen_netfront", "virtio_blk", "virtio_net"})
-# The pv_fairness record per stack: the key of the lab guest's median (PV drivers), of the
-# copy's (emulated devices), and the prefix of the copy's driver keys.
-PV_FAIRNESS_KEYS = {"kvm": ("virtio", "emulated", "emulated_"), "xen": ("pv", "hvm_emulated", "hvm_")}
+
+
+class PvFairnessKeys(NamedTuple):
+    """One stack's keys in the pv_fairness record.
+
+    Defined once: the claims role writes the record with these keys (through the Ansible filter
+    hvlab_pv_fairness_keys) and the rule below reads it with them.
+    """
+
+    pv: str  # the lab guest's median rate (PV drivers)
+    emulated: str  # the copy's median rate (emulated devices)
+    pv_prefix: str  # prefix of the lab guest's root_disk/block_driver/net_driver keys
+    emulated_prefix: str  # prefix of the copy's root_disk/block_driver/net_driver keys
+
+
+PV_FAIRNESS_KEYS = {"kvm": PvFairnessKeys("virtio", "emulated", "", "emulated_"),
+                    "xen": PvFairnessKeys("pv", "hvm_emulated", "pv_", "hvm_")}
 # Claim 5: Linux 3.0 is the first mainline kernel that runs as Dom0 without patches.
 DOM0_MAINLINE = (3, 0)
 
@@ -237,12 +251,12 @@ def judge_cpufreq(ev: Evidence) -> Verdict:
 
 def _pv_gain(ev: Evidence, stack: str) -> str:
     """One stack's PV drivers against its emulated copy, as "+N%" text; _Missing when not measured."""
-    pv_key, emulated_key, prefix = PV_FAIRNESS_KEYS[stack]
+    keys = PV_FAIRNESS_KEYS[stack]
     side = ev.kvm if stack == "kvm" else ev.xen
-    emulated, pv = _number(ev, stack, emulated_key), _number(ev, stack, pv_key)
+    emulated, pv = _number(ev, stack, keys.emulated), _number(ev, stack, keys.pv)
     if emulated <= 0:
         raise _Missing(f"{STACK_LABELS[stack]}: the emulated devices' rate is not positive")
-    bound = [side.get(prefix + "block_driver"), side.get(prefix + "net_driver")]
+    bound = [side.get(keys.emulated_prefix + "block_driver"), side.get(keys.emulated_prefix + "net_driver")]
     if any(driver in PV_FRONTENDS for driver in bound):
         raise _Missing(f"{STACK_LABELS[stack]}: the copy meant to have emulated devices bound a PV driver "
                        f"({', '.join(map(str, bound))})")
@@ -255,7 +269,7 @@ def judge_pv_fairness(ev: Evidence) -> Verdict:
     gains: dict[str, float] = {}
     parts: list[str] = []
     for stack in ("kvm", "xen"):
-        pv_key, emulated_key, _ = PV_FAIRNESS_KEYS[stack]
+        keys = PV_FAIRNESS_KEYS[stack]
         side = ev.kvm if stack == "kvm" else ev.xen
         unit = f" {side['unit']}" if side.get("unit") else ""
         try:
@@ -263,9 +277,9 @@ def judge_pv_fairness(ev: Evidence) -> Verdict:
         except _Missing as missing:
             parts.append(f"{STACK_LABELS[stack]}: not measured ({missing})")
             continue
-        gains[stack] = side[pv_key] / side[emulated_key] - 1
-        parts.append(f"{STACK_LABELS[stack]}: emulated devices {fmt.number(side[emulated_key])}{unit}, "
-                     f"{pv_key} {fmt.number(side[pv_key])}{unit} ({gain})")
+        gains[stack] = side[keys.pv] / side[keys.emulated] - 1
+        parts.append(f"{STACK_LABELS[stack]}: emulated devices {fmt.number(side[keys.emulated])}{unit}, "
+                     f"{keys.pv} {fmt.number(side[keys.pv])}{unit} ({gain})")
     if not gains:
         raise _Missing("; ".join(parts))
     held = all(gain > PV_GAIN for gain in gains.values())
