@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from role_runner import ROOT, run_role_check
 
-FIRST_CHANGING_TASK = "TASK [guests : Create the guests' directories]"
+FIRST_CHANGING_TASK = "TASK [guests : Create each new guest directory with hvlab's mark in it]"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnlyxxxxxxxxxxxxxxxxxxxxxxxxx test"
 # Each guest fits alone, two together do not (the role reserves memory for the host besides).
 HALF_OF_HOST_MIB = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 2048
@@ -464,6 +464,41 @@ def test_an_existing_guest_directory_without_hvlab_s_mark_is_refused(tmp_path: P
     (guests_dir / "g1" / "notes.txt").write_text("an admin's\n")
     result = run_guests(tmp_path, {"hvlab_guests": [GOOD], "guests_dir": str(guests_dir)})
     assert_rejected(result, f"{guests_dir}/g1 already exists and hvlab did not make it")
+
+
+def make_disks(tmp_path: Path, guests_dir: Path, **variables: object) -> subprocess.CompletedProcess[str]:
+    """The guests role's disks.yml for real (not in check mode) on a KVM host, every path in tmp_path."""
+    image = tmp_path / "image.qcow2"
+    if not image.exists():
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "1G"], check=True)
+    return run_role_check("guests", tmp_path, {
+        **CONTEXT, "guest_image_path": str(image), "guests_dir": str(guests_dir), "__guests": [GOOD],
+        "__guests_net_cidr": "10.77.0.0/24", "__guests_net_gateway": "10.77.0.1", **variables,
+    }, groups=("kvm_hosts",), check=False, tasks_from="disks")
+
+
+def test_a_new_guest_directory_is_made_with_its_mark_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    guests_dir = tmp_path / "guests"
+    first = make_disks(tmp_path, guests_dir)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    guest = guests_dir / "g1"
+    assert json.loads((guest / ".hvlab-guest").read_text()) == {"name": "g1", "stack": "kvm"}
+    assert (guest.stat().st_mode & 0o7777, (guest / ".hvlab-guest").stat().st_mode & 0o7777) == (0o755, 0o644)
+    assert (guest / "disk.qcow2").is_file()
+    assert [p.name for p in guests_dir.iterdir()] == ["g1"]  # no temporary directory left
+    second = make_disks(tmp_path, guests_dir)
+    assert re.search(r"localhost\s*:.*changed=0", second.stdout), second.stdout[-3000:]
+
+
+def test_a_guest_directory_never_exists_without_hvlab_s_mark(tmp_path: Path) -> None:
+    """A run that stops between making a guest's directory and marking it would leave a directory
+    the next run must refuse (it cannot tell it from an admin's). Here the mark cannot be written
+    (its name leads into a missing directory), standing in for a run killed at that moment: no
+    guest directory, and no temporary one, may be left."""
+    guests_dir = tmp_path / "guests"
+    result = make_disks(tmp_path, guests_dir, __guests_marker="missing/.hvlab-guest")
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert list(guests_dir.iterdir()) == []
 
 
 def test_a_guest_directory_that_is_a_symlink_is_refused(tmp_path: Path) -> None:

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 from role_runner import run_role_check
-from test_guests_bad_input import CONTEXT, GOOD, HOST_LAB_NETWORKS, LAB_NETWORKS, VIRSH_NO_DOMAIN, WITH_NICS, xl
+from test_guests_bad_input import (
+    CONTEXT,
+    FIRST_CHANGING_TASK,
+    GOOD,
+    HOST_LAB_NETWORKS,
+    LAB_NETWORKS,
+    VIRSH_NO_DOMAIN,
+    WITH_NICS,
+    xl,
+)
 
 FIRST_TEARDOWN_TASK = "TASK [guests : Find hvlab's guest directories]"
 
@@ -52,7 +61,7 @@ def test_a_foreign_domain_with_a_throwaway_name_stops_it_before_any_disk(tmp_pat
     said = json.loads(kept.read_text())
     assert said["names"] == ["g1-o1", "g1-o2", "g1-o3"] and said["started"] == []
     assert "a Xen domain named g1-o2 already runs" in said["errors"]["*"]
-    assert "Create the guests' directories" not in result.stdout
+    assert FIRST_CHANGING_TASK not in result.stdout
     assert not (tmp_path / "guests").exists()
 
 

@@ -15,7 +15,7 @@ from role_runner import ROOT
 HOST_ROLES = ("guest_image", "kvm_host", "guests", "xen_host")
 # (role, task name): directories hvlab proves are its own before it sets their mode.
 HVLAB_OWN = {
-    ("guests", "Create the guests' directories"),
+    ("guests", "Keep the guests' directories root's, mode 0755"),
     ("guests", "Create the seed directories"),
 }
 
