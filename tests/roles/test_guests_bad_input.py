@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -466,7 +467,8 @@ def test_an_existing_guest_directory_without_hvlab_s_mark_is_refused(tmp_path: P
     assert_rejected(result, f"{guests_dir}/g1 already exists and hvlab did not make it")
 
 
-def make_disks(tmp_path: Path, guests_dir: Path, **variables: object) -> subprocess.CompletedProcess[str]:
+def make_disks(tmp_path: Path, guests_dir: Path, commands: dict[str, str] | None = None,
+               **variables: object) -> subprocess.CompletedProcess[str]:
     """The guests role's disks.yml for real (not in check mode) on a KVM host, every path in tmp_path."""
     image = tmp_path / "image.qcow2"
     if not image.exists():
@@ -474,7 +476,34 @@ def make_disks(tmp_path: Path, guests_dir: Path, **variables: object) -> subproc
     return run_role_check("guests", tmp_path, {
         **CONTEXT, "guest_image_path": str(image), "guests_dir": str(guests_dir), "__guests": [GOOD],
         "__guests_net_cidr": "10.77.0.0/24", "__guests_net_gateway": "10.77.0.1", **variables,
-    }, groups=("kvm_hosts",), check=False, tasks_from="disks")
+    }, groups=("kvm_hosts",), commands=commands, check=False, tasks_from="disks")
+
+
+# qemu-img killed while it writes a new disk: its first bytes are out, then it dies (SIGKILL's
+# status). Every other qemu-img call goes to the real one.
+QEMU_IMG_KILLED_IN_CREATE = f"""
+if [ "$1" = create ]; then
+    for arg; do dest=$before; before=$arg; done
+    printf 'QFI' > "$dest"
+    exit 137
+fi
+exec {shutil.which("qemu-img")} "$@"
+"""
+
+
+def test_a_disk_whose_making_was_killed_is_made_again_by_the_next_run(tmp_path: Path) -> None:
+    """`creates` keeps an existing disk (it holds the guest's data): a disk that qemu-img had only
+    begun to write when the run was killed must not be left under that name."""
+    guests_dir = tmp_path / "guests"
+    killed = make_disks(tmp_path, guests_dir, commands={"qemu-img": QEMU_IMG_KILLED_IN_CREATE})
+    assert killed.returncode != 0, killed.stdout[-3000:]
+    assert not (guests_dir / "g1" / "disk.qcow2").exists()
+    (tmp_path / "bin" / "qemu-img").unlink()
+    again = make_disks(tmp_path, guests_dir)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(guests_dir / "g1" / "disk.qcow2")],
+                                     check=True, capture_output=True, text=True).stdout)
+    assert (info["backing-filename"], info["virtual-size"]) == (str(tmp_path / "image.qcow2"), GOOD["disk_gib"] * 2**30)
 
 
 def test_a_new_guest_directory_is_made_with_its_mark_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
