@@ -101,3 +101,25 @@ def test_watch_mode_reads_the_proc_and_ksm_paths_given(tmp_path: Path) -> None:
     assert result["lowest_can_give_mib"] == 3000 and result["stopped_at_margin"] is False
     assert result["qemu_rss_kib"] == {"g1-o1": 300000, "g1-o2": None} and result["guests_running"] == 1
     assert result["ksm_pages_sharing"] == 5000 and result["ksm_run"] is None
+
+
+def test_leftovers_are_what_is_new_and_the_limits_that_changed() -> None:
+    before = {"domains": ["Domain-0", "g1"], "swaps": ["/dev/vda3"], "units": [],
+              "limits": {"credit2_weight": "256", "credit2_cap": "0"}}
+    same = {**before, "domains": ["g1", "Domain-0"]}
+    assert load().leftovers(before, same) == {}
+    # What went away is not a leftover; what came, or changed, is.
+    now = {"domains": ["Domain-0", "g1", "g1-o1"], "swaps": ["/var/tmp/hvlab-claims-swap.x/swap"],
+           "units": ["hvlab-claims-hog-1-xen-rate-default.service"],
+           "limits": {"credit2_weight": "128", "credit2_cap": "0"}}
+    assert load().leftovers(before, now) == {
+        "domains": ["g1-o1"], "swaps": ["/var/tmp/hvlab-claims-swap.x/swap"],
+        "units": ["hvlab-claims-hog-1-xen-rate-default.service"],
+        "limits": {"credit2_weight": {"before": "256", "now": "128"}}}
+
+
+def test_the_scope_is_the_cgroup_path_down_to_the_first_scope() -> None:
+    scope_path = load().scope_path
+    assert scope_path("/machine.slice/machine-qemu\\x2d1\\x2dg1.scope/libvirt/emulator") == \
+        "/machine.slice/machine-qemu\\x2d1\\x2dg1.scope"
+    assert scope_path("/system.slice/ssh.service") == ""

@@ -42,8 +42,17 @@ for arg; do
 done
 case $unit in *-kvm-*) stack=kvm;; *) stack=xen;; esac
 echo "$stack $weight" > "$STATE/hog"
+echo "$unit" > "$STATE/hog_unit"
 """,
-    "systemctl": """echo "systemctl $*" >> "$STATE/calls"; rm -f "$STATE/hog" """,
+    # A hog stops when asked, unless $STATE/hog_survives exists; list-units shows a running one.
+    "systemctl": """
+echo "systemctl $*" >> "$STATE/calls"
+case $1 in
+  stop) rm -f "$STATE/hog"; [ -e "$STATE/hog_survives" ] || rm -f "$STATE/hog_unit";;
+  list-units) [ -e "$STATE/hog_unit" ] && echo "$(cat "$STATE/hog_unit") loaded active running hog";;
+esac
+exit 0
+""",
     "xl": """
 echo "xl $*" >> "$STATE/calls"
 # xl info: Xen's free memory, 2500 MiB before the overcommit guests and 400 MiB with two of them.
@@ -53,24 +62,48 @@ if [ "$1" = info ]; then
   : > "$STATE/xl_info_read"
 fi
 [ "$1 $4" = "sched-credit2 -w" ] && echo "$5" > "$STATE/xl_weight"
-[ "$1" = list ] && printf 'Name    ID   Mem VCPUs\tState\tTime(s)\ng1       3   512     1     -b----       4.2\n'
+weight=$(cat "$STATE/xl_weight" 2>/dev/null || echo 256)
+[ "$1 $#" = "sched-credit2 3" ] && printf 'Name  ID  Weight  Cap\ng1  3  %s  0\n' "$weight"
+if [ "$1" = list ]; then
+  printf 'Name    ID   Mem VCPUs\tState\tTime(s)\ng1       3   512     1     -b----       4.2\n'
+  sed 's/$/  9  512  1  -b----  1.0/' "$STATE/domains_xen1" 2>/dev/null
+fi
 exit 0
 """,
     # The paging claim's swap file and reclaim. The reclaim's stand-in writes what it was given,
     # like tee, and then the kernel's answer: part of the QEMU process's memory is in swap.
     "dd": """echo "dd $*" >> "$STATE/calls"; for a; do case $a in of=*) : > "${a#of=}";; esac; done""",
     "mkswap": """echo "mkswap $*" >> "$STATE/calls" """,
-    "swapon": """echo "swapon $*" >> "$STATE/calls"; echo "$1" > "$STATE/swap_on" """,
-    "swapoff": """echo "swapoff $*" >> "$STATE/calls"; rm -f "$STATE/swap_on" """,
+    # The kernel's list of swap areas is $PROC/swaps. swapoff fails as for a swap file that is not
+    # on when $STATE/swapoff_fails exists, and the swap area stays on.
+    "swapon": """
+echo "swapon $*" >> "$STATE/calls"; echo "$1" > "$STATE/swap_on"; echo "$1 file 327676 0 -2" >> "$PROC/swaps"
+""",
+    "swapoff": """
+echo "swapoff $*" >> "$STATE/calls"
+[ -e "$STATE/swapoff_fails" ] && { echo "swapoff: $1: swapoff failed: Invalid argument" >&2; exit 1; }
+rm -f "$STATE/swap_on"; grep -v "^$1 " "$PROC/swaps" > "$PROC/swaps.new"; mv "$PROC/swaps.new" "$PROC/swaps"
+""",
+    # The KVM host's domains: the lab's guest and the throwaway guests that exist ($STATE/domains_kvm1).
+    "virsh": """echo "virsh $*" >> "$STATE/calls"; echo g1; cat "$STATE/domains_kvm1" 2>/dev/null; exit 0""",
+    # The throwaway guests' domains come and go in $STATE/domains_HOST; with $STATE/keep_HOST they stay.
     "throwaway-log": """
 echo "throwaway $*" >> "$STATE/calls"
 [ "$2" = present ] && [ -e "$STATE/fail_throwaway_$1" ] && { echo "no disk for the guest" >&2; exit 1; }
+case $2 in
+  present) seq 1 "$4" | sed 's/^/g1-o/' >> "$STATE/domains_$1";;
+  absent) [ -e "$STATE/keep_$1" ] || rm -f "$STATE/domains_$1";;
+esac
 exit 0
 """,
+    # A clean-up that left a limit on the KVM guest's scope: the reclaim's stand-in sets one
+    # when $STATE/limit_left exists.
     "tee": """
 echo "tee $*" >> "$STATE/calls"
 cat > "$2"
 sed -i 's/^VmSwap:.*/VmSwap:\t    8192 kB/' "$PROC/4242/status"
+[ -e "$STATE/limit_left" ] && echo 256M > "$(dirname "$2")/memory.high"
+exit 0
 """,
     "sysbench": """
 echo "sysbench $*" >> "$STATE/calls"
@@ -114,7 +147,7 @@ case $1 in
     exit 0;;
 esac
 case $2 in
-  memory) exec python3 "$@";;
+  memory|holdings|leftovers) exec python3 "$@";;
   watch) echo "watch $*" >> "$STATE/calls"
          printf '%s\n' '{"lowest_can_give_mib": 2900, "margin_mib": 512, "stopped_at_margin": false, "samples": 45,
          "watched_s": 90.0, "ksm_run": 1, "ksm_pages_shared": 800, "ksm_pages_sharing": 5000,
@@ -217,7 +250,13 @@ def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.Complete
     (stand_in_roles / "guests" / "tasks").mkdir(parents=True, exist_ok=True)
     (stand_in_roles / "guests" / "tasks" / "throwaway.yml").write_text(GUESTS_STAND_IN)
     (proc / "4242" / "status").write_text("Name:\tqemu-system-x86\nVmRSS:\t  401234 kB\nVmSwap:\t       0 kB\n")
+    (proc / "4242" / "cmdline").write_text("qemu-system-x86_64\0-name\0guest=g1,debug-threads=on\0")
+    (proc / "4242" / "cgroup").write_text(f"0::/{SCOPE}/libvirt/emulator\n")
+    (proc / "swaps").write_text("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
     (cgroups / SCOPE).mkdir(parents=True, exist_ok=True)
+    limits = {"cpu.weight": "100", "cpu.max": "max 100000", "memory.high": "max", "memory.max": "max"}
+    for name, value in limits.items():
+        (cgroups / SCOPE / name).write_text(value + "\n")
     swap_parent.mkdir(exist_ok=True)
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"__claims_python": str(bin_dir / "fake-python"), "claims_sched_seconds": 1,
@@ -297,7 +336,7 @@ def test_every_hog_is_bounded_and_stopped_and_the_weight_put_back(claimed: tuple
     assert all(unit.startswith("hvlab-claims-hog-") and unit.endswith(".service") for unit in started)
     hog_runs = [line for line in log if line.startswith("systemd-run ")]
     assert all("--slice=machine.slice" in line and "--property=RuntimeMaxSec=601" in line for line in hog_runs)
-    assert [line for line in log if line.startswith("xl sched-credit2 ")] == \
+    assert [line for line in log if line.startswith("xl sched-credit2 ") and " -w " in line] == \
         ["xl sched-credit2 -d g1 -w 128", "xl sched-credit2 -d g1 -w 256"]
     # The stacks never overlap: every KVM case ends before the first Xen one starts.
     stacks = ["kvm" if "-kvm-" in unit else "xen" for unit in started]
@@ -392,8 +431,16 @@ def test_a_kvm_guest_that_failed_for_another_reason_than_memory_is_unmeasured(tm
 def test_a_host_that_stops_answering_is_unmeasured_and_the_other_stack_still_runs(tmp_path: Path) -> None:
     # Ansible rescues no unreachable host, and with serial: 1 a batch whose one host failed
     # would end the playbook: no Xen side, no record. Here kvm1 stops answering once its
-    # guests run and never answers again.
-    record = record_with_fault(tmp_path, "starve_kvm1", "overcommit", {"__claims_reconnect_s": 2})
+    # guests run and never answers again: the record is written, and the run fails at the
+    # end, since what kvm1 still holds cannot be read.
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "starve_kvm1").write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": ["overcommit"],
+                                 "__claims_reconnect_s": 2})
+    assert proc.returncode != 0
+    assert "the claims experiments left this behind" in proc.stdout and '"kvm1": {"not_read"' in proc.stdout
+    record = json.loads((results / "claims" / "overcommit.json").read_text())
     assert "kvm" not in record["evidence"] and "xen" in record["evidence"]
     why = record["not_measured"]["kvm"]
     assert "kvm1 stopped answering SSH while its throwaway guests ran" in why
@@ -483,7 +530,8 @@ def test_a_failed_case_is_recorded_and_still_cleaned_up(tmp_path: Path) -> None:
     log = calls(tmp_path)
     started, stopped = hogs_started_and_stopped(log)
     assert len(started) == 5 and started == stopped
-    assert [line for line in log if line.startswith("xl sched-credit2 ")][-1] == "xl sched-credit2 -d g1 -w 256"
+    weights = [line for line in log if line.startswith("xl sched-credit2 -d g1 -w ")]
+    assert weights[-1] == "xl sched-credit2 -d g1 -w 256"
 
 
 @pytest.mark.parametrize(("variables", "message"), [
@@ -516,3 +564,33 @@ def test_a_directory_without_a_comparison_is_refused(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "holds no comparison of hvlab's" in " ".join(proc.stdout.split())
     assert calls(tmp_path) == [] and not (results / "claims").exists()
+
+
+def test_the_hosts_are_read_before_the_first_experiment_and_after_the_last(claimed: tuple[Any, Path, Path]) -> None:
+    proc, _, tmp_path = claimed
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    log = calls(tmp_path)
+    reads = [i for i, line in enumerate(log) if line == "virsh --connect qemu:///system list --all --name"]
+    experiments = [i for i, line in enumerate(log) if line.split()[0] in ("systemd-run", "dd", "throwaway", "workload")]
+    assert len(reads) == 2 and reads[0] < experiments[0] and reads[1] > experiments[-1]
+    assert len([line for line in log if line.startswith("systemctl list-units ")]) == 4
+
+
+# Each fault makes one clean-up leave something behind; the run must fail and name it, and the
+# record must still be written.
+@pytest.mark.parametrize(("fault", "claim", "named"), [
+    ("keep_kvm1", "overcommit", '"kvm1": {"domains": ["g1-o1", "g1-o2", "g1-o3"]}'),
+    ("keep_xen1", "pv_fairness", '"xen1": {"domains": ["g1-o1"]}'),
+    ("hog_survives", "scheduler", '"xen1": {"units": ["hvlab-claims-hog-'),
+    ("swapoff_fails", "paging", '{"swaps": ['),
+    ("limit_left", "paging", '"kvm1": {"limits": {"memory.high": {"before": "max", "now": "256M"}}}'),
+])
+def test_what_a_clean_up_left_behind_fails_the_run_and_is_named(tmp_path: Path, fault: str, claim: str,
+                                                                named: str) -> None:
+    results = comparison(tmp_path)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / fault).write_text("")
+    proc = run_claims(tmp_path, {"claims_results_dir": str(results), "claims_experiments": [claim]})
+    assert proc.returncode != 0
+    assert "the claims experiments left this behind" in proc.stdout and named in proc.stdout, proc.stdout[-3000:]
+    assert (results / "claims" / f"{claim}.json").is_file()

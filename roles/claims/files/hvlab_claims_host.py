@@ -15,10 +15,20 @@ guests run, what the host can still give (MemAvailable + SwapFree) every two sec
 early when it falls below the margin, so the caller removes the guests before the host nears its
 OOM killer; then KSM's counters and each guest's QEMU resident memory (from PROC's processes).
 
-The script reads only /proc, /sys and `xl`; it changes nothing. Runs with the host's own
-python3 (Debian 12: 3.11), so the standard library only.
+holdings STACK GUEST PROC CGROUP_ROOT UNIT_PREFIX (every claims run, before the first experiment):
+what an experiment could leave behind on the host - its domains, its swap areas (PROC/swaps), the
+systemd units whose names start with UNIT_PREFIX (the hogs'), and the claims guest's limits (KVM:
+the cgroup files of its QEMU scope under CGROUP_ROOT; Xen: its credit2 weight and cap).
+leftovers STACK GUEST PROC CGROUP_ROOT UNIT_PREFIX BEFORE_JSON (after the last experiment): what
+the host holds now that it did not hold before, and the limits that differ. The two are compared,
+not matched to names, so a leftover is found whatever an experiment called it.
+
+The script reads only /proc, /sys, `xl`, `virsh list` and `systemctl list-units`; it changes
+nothing. Runs with the host's own python3 (Debian 12: 3.11), so the standard library only.
 
 Usage: hvlab_claims_host.py kvm|xen GUEST | memory PROC KSM_DIR | watch PROC KSM_DIR SECONDS MARGIN_MIB GUEST...
+       | holdings STACK GUEST PROC CGROUP_ROOT UNIT_PREFIX
+       | leftovers STACK GUEST PROC CGROUP_ROOT UNIT_PREFIX BEFORE_JSON
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ from typing import Any
 
 POLICIES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE", 6: "SCHED_DEADLINE"}
 VCPU_THREAD = re.compile(r"^CPU \d+/")
+# The cgroup v2 files that limit a KVM guest's QEMU scope; an experiment must leave each as it found it.
+LIMIT_FILES = ("cpu.weight", "cpu.max", "memory.high", "memory.max", "memory.swap.max")
 
 
 def read(path: Path) -> str | None:
@@ -90,14 +102,18 @@ def kvm(guest: str) -> dict[str, Any]:
                             "cgroup": cgroup(tid_dir)})
     process_cgroup = cgroup(pid_dir) or ""
     scope = next((part for part in process_cgroup.split("/") if part.endswith(".scope")), None)
-    weight = None
-    if scope:
-        prefix = process_cgroup[: process_cgroup.index(scope) + len(scope)]
-        text = read(Path("/sys/fs/cgroup") / prefix.lstrip("/") / "cpu.weight")
-        weight = int(text) if text and text.strip().isdigit() else None
+    text = read(Path("/sys/fs/cgroup") / scope_path(process_cgroup).lstrip("/") / "cpu.weight") if scope else None
+    weight = int(text) if text and text.strip().isdigit() else None
     return {"qemu_pid": int(pid_dir.name), "guest_cgroup": process_cgroup, "guest_scope": scope,
             "guest_cpu_weight": weight, "vcpu_threads": threads,
             "vcpu_policies": sorted({t["policy"] for t in threads if t["policy"]})}
+
+
+def scope_path(process_cgroup: str) -> str:
+    """The cgroup path down to the process's .scope (libvirt's machine scope), or '' without one."""
+    parts = process_cgroup.split("/")
+    ends = [i for i, part in enumerate(parts) if part.endswith(".scope")]
+    return "/".join(parts[: ends[0] + 1]) if ends else ""
 
 
 def others_in(procs_text: str, own: set[int]) -> bool:
@@ -115,11 +131,15 @@ def shares_cgroup(path: str | None, own: set[int]) -> bool:
     return text is None or others_in(text, own)
 
 
-def xl(*argv: str) -> str:
-    done = subprocess.run(["xl", *argv], capture_output=True, text=True, check=False)
+def command(*argv: str) -> str:
+    done = subprocess.run(list(argv), capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"xl {' '.join(argv)} failed: {done.stderr.strip()[:200]}")
+        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.strip()[:200]}")
     return done.stdout
+
+
+def xl(*argv: str) -> str:
+    return command("xl", *argv)
 
 
 def xen(guest: str) -> dict[str, Any]:
@@ -206,6 +226,47 @@ def overcommit(proc: Path, ksm_dir: Path, seconds: float, margin_mib: int, guest
             "guests_running": sum(1 for value in rss.values() if value is not None)}
 
 
+def scope_limits(guest: str, proc: Path, cgroup_root: Path) -> dict[str, str | None]:
+    """The limit files of the guest's QEMU scope, as text (None: absent); {} without one QEMU process."""
+    found = processes(qemu_of(guest), proc)
+    scope = scope_path(cgroup(found[0]) or "") if len(found) == 1 else ""
+    if not scope:
+        return {}
+    return {name: (text.strip() if (text := read(cgroup_root / scope.lstrip("/") / name)) is not None else None)
+            for name in LIMIT_FILES}
+
+
+def credit2_limits(guest: str) -> dict[str, str | None]:
+    """The guest's credit2 weight and cap, {} when Xen does not schedule with credit2."""
+    done = subprocess.run(["xl", "sched-credit2", "-d", guest], capture_output=True, text=True, check=False)
+    rows = [line.split() for line in done.stdout.splitlines()[1:]] if done.returncode == 0 else []
+    row = next((row for row in rows if len(row) >= 4 and row[0] == guest), None)
+    return {"credit2_weight": row[2], "credit2_cap": row[3]} if row else {}
+
+
+def holdings(stack: str, guest: str, proc: Path, cgroup_root: Path, unit_prefix: str) -> dict[str, Any]:
+    swaps = [line.split()[0] for line in (read(proc / "swaps") or "").splitlines()[1:] if line.strip()]
+    listed = command("systemctl", "list-units", "--all", "--plain", "--no-legend", "--full", f"{unit_prefix}*")
+    units = [line.split()[0] for line in listed.splitlines() if line.strip()]
+    if stack == "kvm":
+        names = command("virsh", "--connect", "qemu:///system", "list", "--all", "--name").splitlines()
+        domains = [name.strip() for name in names if name.strip()]
+        limits = scope_limits(guest, proc, cgroup_root)
+    else:
+        domains = [line.split()[0] for line in xl("list").splitlines()[1:] if line.strip()]
+        limits = credit2_limits(guest)
+    return {"domains": sorted(domains), "swaps": sorted(swaps), "units": sorted(units), "limits": limits}
+
+
+def leftovers(before: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """What `now` holds that `before` did not (domains, swap areas, units), and each limit whose
+    value changed; empty when the experiments left the host as they found it."""
+    left: dict[str, Any] = {key: sorted(set(now[key]) - set(before[key])) for key in ("domains", "swaps", "units")}
+    left["limits"] = {name: {"before": before["limits"].get(name), "now": value}
+                      for name, value in now["limits"].items() if before["limits"].get(name) != value}
+    return {key: value for key, value in left.items() if value}
+
+
 def main() -> int:
     argv = sys.argv[1:]
     if len(argv) == 2 and argv[0] in ("kvm", "xen"):
@@ -217,7 +278,12 @@ def main() -> int:
     if len(argv) >= 6 and argv[0] == "watch" and argv[3].isdigit() and argv[4].isdigit():
         print(json.dumps(overcommit(Path(argv[1]), Path(argv[2]), int(argv[3]), int(argv[4]), argv[5:])))
         return 0
-    print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+    if len(argv) in (6, 7) and argv[0] in ("holdings", "leftovers") and argv[1] in ("kvm", "xen") \
+            and (argv[0] == "holdings") == (len(argv) == 6):
+        now = holdings(argv[1], argv[2], Path(argv[3]), Path(argv[4]), argv[5])
+        print(json.dumps(now if argv[0] == "holdings" else leftovers(json.loads(argv[6]), now)))
+        return 0
+    print("Usage: " + __doc__.strip().split("Usage: ")[-1], file=sys.stderr)
     return 2
 
 
