@@ -254,6 +254,8 @@ def run_claims(tmp_path: Path, variables: dict[str, Any]) -> subprocess.Complete
     (proc / "4242" / "cgroup").write_text(f"0::/{SCOPE}/libvirt/emulator\n")
     (proc / "swaps").write_text("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
     (cgroups / SCOPE).mkdir(parents=True, exist_ok=True)
+    # 100 MiB of page cache is charged to the guest's scope: the reclaim asks for it too.
+    (cgroups / SCOPE / "memory.stat").write_text("anon 411000000\nfile 104857600\nkernel 4000000\n")
     limits = {"cpu.weight": "100", "cpu.max": "max 100000", "memory.high": "max", "memory.max": "max"}
     for name, value in limits.items():
         (cgroups / SCOPE / name).write_text(value + "\n")
@@ -351,6 +353,7 @@ def test_the_paging_record_and_its_verdict(claimed: tuple[Any, Path, Path]) -> N
     kvm, xen = record["evidence"]["kvm"], record["evidence"]["xen"]
     assert (kvm["qemu_swap_kib_before"], kvm["qemu_swap_kib"], kvm["qemu_rss_kib_before"]) == (0, 8192, 401234)
     assert kvm["reclaimed_from"] == "/" + SCOPE and kvm["reclaim_complete"] and kvm["swap_file_created"]
+    assert (kvm["cgroup_file_kib_before"], xen["cgroup_file_kib_before"]) == (102400, None)
     assert (xen["memory_mib_before"], xen["memory_mib_after"], xen["reclaimed_from"]) == (512, 512, None)
     assert xen["backend_cgroups_shared"] == ["/system.slice/ssh.service"]
     assert kvm["guest_answered"] and xen["guest_answered"]
@@ -364,7 +367,7 @@ def test_the_swap_file_is_the_experiments_own_and_goes_away(claimed: tuple[Any, 
     # One reclaim request, to the KVM guest's scope: the Xen guest's back-end shares ssh.service
     # with other processes here, so nothing is asked of that cgroup.
     assert [line for line in log if line.startswith("tee ")] == [f"tee -- {tmp_path}/cgroup/{SCOPE}/memory.reclaim"]
-    assert (tmp_path / "cgroup" / SCOPE / "memory.reclaim").read_text() == "256M"
+    assert (tmp_path / "cgroup" / SCOPE / "memory.reclaim").read_text() == "356M"
     # A host without swap (both here) gets a swap file in a new directory under the parent, each
     # turned off and the directory removed; nothing else is left in the parent.
     swapons = [line.split()[-1] for line in log if line.startswith("swapon ")]
