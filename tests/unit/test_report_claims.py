@@ -64,6 +64,10 @@ OVERCOMMIT_KVM = {"memory_requested_mib": 6144, "host_memory_mib": 4096, "guests
     (OVERCOMMIT_KVM, {"create_refused": True}, HELD),
     (OVERCOMMIT_KVM | {"guests_running": 4}, {"create_refused": True}, NOT_HELD),
     (OVERCOMMIT_KVM | {"pages_sharing": 0}, {"create_refused": True}, NOT_HELD),
+    # KSM merged nothing more while the guests ran (the virtual lab, 2026-12-07): they ran on
+    # memory Linux had not given them yet, which is not the claim.
+    (OVERCOMMIT_KVM | {"pages_sharing_before": 12245, "pages_sharing": 12006}, {"create_refused": True}, NOT_HELD),
+    (OVERCOMMIT_KVM | {"pages_sharing_before": 1000}, {"create_refused": True}, HELD),
     (OVERCOMMIT_KVM, {"create_refused": False}, NOT_HELD),
     (OVERCOMMIT_KVM | {"memory_requested_mib": 2048}, {"create_refused": True}, UNMEASURED),  # no overcommit
 ])
@@ -75,9 +79,16 @@ def test_overcommit_why_names_the_figures_ksm_off_and_the_margin() -> None:
     why = c.judge_overcommit(Evidence(
         OVERCOMMIT_KVM | {"pages_sharing": 0, "ksm_run": 0, "stopped_at_margin": True, "watched_s": 12.5},
         {"create_refused": True, "guest_memory_mib": 1044, "free_memory_mib_after": 400})).why
-    assert why == ("KVM ran 6 of 6 guests asking for 6144 MiB when the host could give 4096 MiB, with 0 KSM "
-                   "pages_sharing (KSM is off on the host: /sys/kernel/mm/ksm/run is 0); the watch stopped at the "
-                   "host's margin after 12.50 s; xl create refused a guest of 1,044 MiB with 400 MiB free")
+    assert why == ("KVM ran 6 of 6 guests asking for 6144 MiB when the host could give 4096 MiB, and KSM's "
+                   "pages_sharing was 0 (KSM is off on the host: /sys/kernel/mm/ksm/run is 0); the watch stopped at "
+                   "the host's margin after 12.50 s; xl create refused a guest of 1,044 MiB with 400 MiB free")
+
+
+def test_overcommit_why_gives_the_guests_resident_memory_and_ksm_before_and_after() -> None:
+    kvm = OVERCOMMIT_KVM | {"pages_sharing_before": 12245, "pages_sharing": 12006,
+                            "qemu_rss_kib": {"g1-o1": 252720, "g1-o2": 236476, "g1-o3": 236548}}
+    why = c.judge_overcommit(Evidence(kvm, {"create_refused": True})).why
+    assert "their QEMU processes held 709 MiB resident, and KSM's pages_sharing went from 12245 to 12006" in why
 
 
 @pytest.mark.parametrize(("swapped", "after", "expected"), [

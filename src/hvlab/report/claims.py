@@ -166,10 +166,20 @@ def judge_overcommit(ev: Evidence) -> Verdict:
     xen_memory, xen_free = ev.xen.get("guest_memory_mib"), ev.xen.get("free_memory_mib_after")
     xen = (f"xl create refused a guest of {fmt.value(xen_memory)} MiB with {fmt.value(xen_free)} MiB free"
            if refused is True else "xl create did not refuse")
-    held = running == requested and sharing > 0 and refused is True
+    # KSM must have merged more while the guests ran than before they started: the lab's own
+    # guests may share pages already, and guests that touch little of their memory run without
+    # any merging (Linux gives a guest memory as it touches it), which is not the claim.
+    before = ev.kvm.get("pages_sharing_before")
+    merged = sharing > before if isinstance(before, int | float) else sharing > 0
+    sharing_text = (f"KSM's pages_sharing went from {before:.0f} to {sharing:.0f}" if isinstance(before, int | float)
+                    else f"KSM's pages_sharing was {sharing:.0f}")
+    resident = ev.kvm.get("qemu_rss_kib")
+    resident_text = (f"; their QEMU processes held {sum(v for v in resident.values() if v) / 1024:.0f} MiB resident"
+                     if isinstance(resident, dict) and resident else "")
+    held = running == requested and merged and refused is True
     return Verdict(HELD if held else NOT_HELD,
                    f"KVM ran {running:.0f} of {requested:.0f} guests asking for {asked:.0f} MiB when the host could "
-                   f"give {host:.0f} MiB, with {sharing:.0f} KSM pages_sharing{ksm_off}{stopped}; {xen}")
+                   f"give {host:.0f} MiB{resident_text}, and {sharing_text}{ksm_off}{stopped}; {xen}")
 
 
 @_rule
