@@ -123,3 +123,9 @@ def test_the_scope_is_the_cgroup_path_down_to_the_first_scope() -> None:
     assert scope_path("/machine.slice/machine-qemu\\x2d1\\x2dg1.scope/libvirt/emulator") == \
         "/machine.slice/machine-qemu\\x2d1\\x2dg1.scope"
     assert scope_path("/system.slice/ssh.service") == ""
+
+
+def test_the_guests_credit2_row_is_found_by_its_name() -> None:
+    listing = "Name                                ID Weight  Cap\ng10    4   256    0\ng1     3   128    0\n"
+    assert load().credit2_row(listing, "g1") == ["g1", "3", "128", "0"]
+    assert load().credit2_row(listing, "g2") is None

@@ -149,10 +149,8 @@ def xen(guest: str) -> dict[str, Any]:
         key, _, value = line.partition(":")
         if key.strip() == "xen_scheduler":
             scheduler = value.strip()
-    weight = None
-    if scheduler == "credit2":
-        rows = [line.split() for line in xl("sched-credit2", "-d", guest).splitlines()[1:]]
-        weight = next((int(row[2]) for row in rows if len(row) >= 3 and row[0] == guest), None)
+    row = credit2_row(xl("sched-credit2", "-d", guest), guest) if scheduler == "credit2" else None
+    weight = int(row[2]) if row else None
 
     def device_model(argv: list[str]) -> bool:
         return any(a == "-xen-domid" and b == str(domid) for a, b in pairwise(argv))
@@ -236,11 +234,16 @@ def scope_limits(guest: str, proc: Path, cgroup_root: Path) -> dict[str, str | N
             for name in LIMIT_FILES}
 
 
+def credit2_row(listing: str, guest: str) -> list[str] | None:
+    """The guest's row of `xl sched-credit2 -d GUEST` (Name ID Weight Cap), None without one."""
+    rows = [line.split() for line in listing.splitlines()[1:]]
+    return next((row for row in rows if len(row) >= 4 and row[0] == guest), None)
+
+
 def credit2_limits(guest: str) -> dict[str, str | None]:
     """The guest's credit2 weight and cap, {} when Xen does not schedule with credit2."""
     done = subprocess.run(["xl", "sched-credit2", "-d", guest], capture_output=True, text=True, check=False)
-    rows = [line.split() for line in done.stdout.splitlines()[1:]] if done.returncode == 0 else []
-    row = next((row for row in rows if len(row) >= 4 and row[0] == guest), None)
+    row = credit2_row(done.stdout, guest) if done.returncode == 0 else None
     return {"credit2_weight": row[2], "credit2_cap": row[3]} if row else {}
 
 
